@@ -1,0 +1,1 @@
+"""Experiment specs (TOML), shipped with the package as ``theorycheck.specs``."""

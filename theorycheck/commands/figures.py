@@ -1,0 +1,47 @@
+"""`theorycheck figures [SPEC ...] [--results DIR] [--out DIR]`: draw figures from saved results only.
+
+Wire-up: the CLI calls :func:`register` with its subparsers object. Exit codes: 0 ok, 2 when results are missing or
+stale (the message names the ``theorycheck run SPEC --out DIR`` command that produces them) or a spec is invalid.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "figures", help="draw figures (PNG + PDF) from saved results; never runs an experiment",
+        description="Draw figures from the raw results that 'theorycheck run SPEC --out DIR' saved. Without SPEC: "
+                    "every committed figure (reproductions of the paper's Figs. 14 and 15, deviation quantiles, "
+                    "Theorem 2, tightness map, Options I vs II) and the Defazio schedule figure. With SPEC: one "
+                    "convergence figure per spec, plus every committed figure whose specs are all given.")
+    p.add_argument("specs", nargs="*", help="spec files or names (default: the specs of the committed figures)")
+    p.add_argument("--results", default="results", help="folder holding raw/<spec>/ (default: ./results)")
+    p.add_argument("--out", default="figures", help="output folder for the figures (default: ./figures)")
+    p.add_argument("--list", action="store_true", help="list the committed figures and the specs they read")
+    p.set_defaults(func=cmd_figures)
+
+
+def cmd_figures(args) -> int:
+    from ..figures import FIGURES, ResultsError, make_figures
+    from ..spec import SpecError
+
+    if args.list:
+        for name, (specs, _) in FIGURES.items():
+            print(f"  {name:<26} {', '.join(specs)}")
+        return 0
+    t0 = time.perf_counter()
+    try:
+        paths = make_figures(args.specs or None, args.results, args.out)
+    except ResultsError as e:
+        print(f"theorycheck figures: error: {e}", file=sys.stderr)
+        print("run first:\n  " + "\n  ".join(e.commands), file=sys.stderr)
+        return 2
+    except SpecError as e:
+        print(f"theorycheck figures: error: {e}", file=sys.stderr)
+        return 2
+    for p in paths:
+        print(p)
+    print(f"wrote {len(paths)} files in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0

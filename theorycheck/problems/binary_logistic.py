@@ -1,0 +1,284 @@
+"""Batched logistic-regression kernels for *binary-pattern* rows: every stored entry of row i equals one scale
+c_i, i.e. a_i = c_i · 1_{S_i} (binary / one-hot features, optionally with L2-normalised rows c_i = 1/√|S_i|, as
+in a9a).
+
+Convention: f(x) = (1/N) Σ_i log(1 + exp(−b_i ⟨a_i, x⟩)), b_i ∈ {−1, +1}. Identical rows are merged: the U
+distinct rows a_u have n_u copies, of which k_u carry the minority label; with the sign s_u = −(majority label),
+a'_u = s_u a_u and z_u = ⟨a'_u, x⟩ (so that z_u = −b m for the majority rows), log(1 + e^{−b m}) gives
+
+    f(x)  = (1/N) Σ_u n_u softplus(z_u) − ⟨q, x⟩,
+    ∇f(x) = (1/N) Σ_u n_u σ(z_u) a'_u − q,        q = (1/N) Σ_u k_u a'_u.
+
+Rows without a minority (k_u = 0: every row of a9a that occurs once) enter exactly as in the dense formula, so
+f keeps its relative accuracy even when it is tiny (separable data, large margins): the subtracted ⟨q, x⟩ only
+involves mixed-label rows, whose loss is at least half of k_u |z_u|.
+
+Factorisation: the columns are cut into contiguous parts; the distinct restrictions of the rows to each part
+are the rows of a binary "pattern" matrix P, and a_u = c_u Σ_parts P[p_k(u)], i.e. A_U = diag(c) E P with E a
+selection matrix (one entry per row and non-empty part). Signed margins are then Z = diag(s c) E (P Xᵀ) and the
+gradient Pᵀ Eᵀ diag(s c n / N) σ(Z) − q: a few gathers per row instead of |S_u| (a9a: 4 instead of ~14).
+The parts are chosen by a cost model (``factor="auto"``); ``factor=False`` uses P = I (plain gather-sums).
+
+Kernels: ``embedding_bag`` (fbgemm, fastest for float32) or MKL sparse CSR products (fastest for float64 on CPU).
+On CPU the work runs by replica block × row chunk so that intermediates stay in cache (and float32 sums stay
+short); on CUDA it runs in one piece.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as Fnn
+
+KERNELS = ("auto", "embedding_bag", "csr")
+
+#: replica block per (kernel, dtype) on CPU and the target size of one chunk's (rows × block) intermediate;
+#: tuned on a 2-core AVX-512 EPYC (bench/README.md)
+BLOCK = {("embedding_bag", torch.float32): 64, ("embedding_bag", torch.float64): 32,
+         ("csr", torch.float32): 32, ("csr", torch.float64): 16}
+CHUNK_BYTES = 1 << 21
+SMALL_R = 16  # below this many replicas the CSR kernel wins on CPU whatever the dtype
+
+
+def binary_row_scales(A) -> np.ndarray | None:
+    """The per-row scales c_i when every stored nonzero of row i equals c_i (empty rows get c_i = 0), else None."""
+    A = sp.csr_matrix(A, dtype=np.float64)
+    A.eliminate_zeros()
+    nnz = np.diff(A.indptr)
+    c = np.zeros(A.shape[0])
+    c[nnz > 0] = A.data[A.indptr[:-1][nnz > 0]]
+    return c if np.array_equal(A.data, np.repeat(c, nnz)) else None
+
+
+def choose_cuts(U: sp.csr_matrix, max_candidates: int = 16, max_parts: int = 8):
+    """Contiguous column parts minimising the gathers per replica, 2·(nnz(P) + nnz(E)) + (chunks)·rows(P), by
+    dynamic programming over ≤ max_candidates + 1 equally spaced cut points. Distinct row restrictions are
+    counted by a 64-bit XOR hash of the column set (this only steers the choice; P is built exactly). Returns
+    the cuts [0, …, n], or None when no factorisation beats the plain gather-sum (2·nnz(U))."""
+    U = sp.csr_matrix(U)
+    U.sort_indices()
+    M, n = U.shape
+    if M == 0 or n < 2 or U.nnz == 0:
+        return None
+    cand = sorted(set(np.linspace(0, n, min(max_candidates, n) + 1).round().astype(int).tolist()))
+    codes = np.random.default_rng(0).integers(1, 2 ** 62, size=n, dtype=np.int64)
+    cx = np.concatenate([[0], np.bitwise_xor.accumulate(codes[U.indices])])
+    flat = np.repeat(np.arange(M, dtype=np.int64), np.diff(U.indptr)) * n + U.indices
+    pos = {a: np.searchsorted(flat, np.arange(M, dtype=np.int64) * n + a) for a in cand}  # first entry >= col a
+    nch = max(1, M // 4096)
+    cost = {}
+    for ia, a in enumerate(cand):
+        for e in cand[ia + 1:]:
+            nz = pos[e] - pos[a]
+            keep = nz > 0
+            _, first = np.unique((cx[pos[e]] ^ cx[pos[a]])[keep], return_index=True)
+            cost[a, e] = 2 * (int(nz[keep][first].sum()) + int(keep.sum())) + nch * len(first)
+    best = {(0, 0): (0.0, None)}  # (parts used, end column) -> (cost, previous end column)
+    for k in range(1, max_parts + 1):
+        for e in cand[1:]:
+            opts = [(best[k - 1, a][0] + cost[a, e], a) for a in cand if a < e and (k - 1, a) in best]
+            if opts:
+                best[k, e] = min(opts)
+    k = min((k for k in range(1, max_parts + 1) if (k, n) in best), key=lambda k: best[k, n][0])
+    if best[k, n][0] >= 2 * U.nnz:
+        return None
+    cuts, end = [n], n
+    while k > 0:
+        end = best[k, end][1]
+        cuts.append(end)
+        k -= 1
+    return cuts[::-1]
+
+
+def _unique_rows(A: sp.csr_matrix, c: np.ndarray):
+    """Distinct (pattern, scale) rows: (U csr with sorted indices, inverse (N,))."""
+    key = {}
+    inv = np.empty(A.shape[0], dtype=np.int64)
+    for i in range(A.shape[0]):
+        inv[i] = key.setdefault((c[i], A.indices[A.indptr[i]:A.indptr[i + 1]].tobytes()), len(key))
+    first = np.zeros(len(key), dtype=np.int64)
+    first[inv[::-1]] = np.arange(A.shape[0])[::-1]
+    return A[first], inv
+
+
+def _factor(U: sp.csr_matrix, c: np.ndarray, cuts):
+    """(P, E): P binary (n_patterns, n), E (n_unique, n_patterns) with value c_u in row u, so that
+    diag(c / scale(U)) U = E @ P."""
+    M, n = U.shape
+    pats, rows, cols, off = [], [], [], 0
+    for a, e in zip(cuts[:-1], cuts[1:]):
+        sub = sp.csr_matrix(U[:, a:e])
+        nz = np.diff(sub.indptr) > 0
+        if not nz.any():
+            continue
+        key = {}
+        ids = np.array([key.setdefault(sub.indices[sub.indptr[u]:sub.indptr[u + 1]].tobytes(), len(key))
+                        if nz[u] else -1 for u in range(M)])
+        P = np.zeros((len(key), n))
+        for k, i in key.items():
+            P[i, a + np.frombuffer(k, dtype=sub.indices.dtype)] = 1.0
+        pats.append(P)
+        rows.append(np.flatnonzero(nz))
+        cols.append(ids[nz] + off)
+        off += len(key)
+    P = sp.csr_matrix(np.vstack(pats)) if pats else sp.csr_matrix((0, n))
+    r, k = np.concatenate(rows), np.concatenate(cols)
+    E = sp.csr_matrix((c[r], (r, k)), shape=(M, off))
+    E.sort_indices()
+    return P, E
+
+
+class BinaryRowsLogistic:
+    """f and ∇f of logistic regression for binary-pattern A (see the module docstring), batched over replicas:
+    ``f_value(X)`` (R, n) → (R,), ``f_grad(X)`` (R, n) → (R, n).
+
+    kernel: "embedding_bag", "csr" or "auto" (CPU: float64 or fewer than 16 replicas → csr, else embedding_bag;
+    CUDA: embedding_bag).
+    factor: "auto" (cost model), True (cost model's cuts, or 4 equal parts if it finds none), False (none), or a
+    list of column cut points [0, …, n]."""
+
+    def __init__(self, A, b, kernel: str = "auto", factor="auto"):
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        A = sp.csr_matrix(A, dtype=np.float64)
+        A.sum_duplicates()
+        A.sort_indices()
+        c = binary_row_scales(A)
+        if c is None:
+            raise ValueError("A is not binary-pattern: the stored entries of some row differ (use layout='sparse')")
+        A.eliminate_zeros()
+        b = np.asarray(b, dtype=np.float64).ravel()
+        if b.shape != (A.shape[0],):
+            raise ValueError(f"b must have {A.shape[0]} labels, got shape {b.shape}")
+        self.N, self.n = A.shape
+        self.kernel = kernel
+        U, inv = _unique_rows(A, c)
+        self.U = U
+        self.scale = binary_row_scales(U)
+        self.count = np.bincount(inv, minlength=U.shape[0]).astype(np.float64)
+        self.positives = np.bincount(inv, weights=(b > 0).astype(np.float64), minlength=U.shape[0])
+        self.sign = np.where(2 * self.positives > self.count, -1.0, 1.0)  # −(majority label)
+        self.minority = np.minimum(self.positives, self.count - self.positives)
+        self.q = np.asarray(U.T @ (self.minority * self.sign)).ravel() / self.N
+        if factor == "auto" or factor is True:
+            cuts = choose_cuts(U)
+            if cuts is None and factor is True:
+                cuts = np.linspace(0, self.n, 5).round().astype(int).tolist()
+        elif factor is False or factor is None:
+            cuts = None
+        else:
+            cuts = [int(v) for v in factor]
+            if cuts[0] != 0 or cuts[-1] != self.n or any(x >= y for x, y in zip(cuts[:-1], cuts[1:])):
+                raise ValueError(f"factor cuts must increase strictly from 0 to n={self.n}, got {factor!r}")
+        self.cuts = cuts
+        signed = self.sign * self.scale
+        self.P, self.E = (None, None) if cuts is None else _factor(U, signed, cuts)
+        if self.P is None or self.P.shape[0] == 0:  # no factorisation (or all rows empty)
+            self.cuts, self.P, self.E = None, None, sp.csr_matrix(sp.diags(self.sign) @ U)
+        self._cache = {}
+
+    @property
+    def n_unique(self) -> int:
+        return self.U.shape[0]
+
+    def describe(self) -> dict:
+        return {"rows": self.N, "unique_rows": self.n_unique, "cuts": self.cuts,
+                "patterns": None if self.P is None else self.P.shape[0], "gathers_per_replica": self.gathers()}
+
+    def gathers(self) -> int:
+        """Entries gathered per replica for one gradient (forward + backward)."""
+        return 2 * (self.E.nnz + (0 if self.P is None else self.P.nnz))
+
+    # --- device tensors ---------------------------------------------------------------------------------------
+    def _pick(self, R, dtype, device) -> str:
+        if self.kernel != "auto":
+            return self.kernel
+        if device.type != "cpu":
+            return "embedding_bag"
+        return "csr" if (dtype == torch.float64 or R < SMALL_R) else "embedding_bag"
+
+    def _plan(self, R, dtype, device):
+        """(kernel, replica block, rows per chunk)."""
+        kern = self._pick(R, dtype, device)
+        if device.type != "cpu":
+            return kern, R, max(self.n_unique, 1)
+        B = min(R, BLOCK[kern, dtype])
+        itemsize = torch.finfo(dtype).bits // 8
+        C = CHUNK_BYTES // (B * itemsize)
+        C = 1 << max(8, int(math.log2(max(C, 1))))
+        return kern, B, min(C, max(self.n_unique, 1))
+
+    def _tensors(self, kern, C, dtype, device):
+        key = (kern, C, dtype, str(device))
+        if key in self._cache:
+            return self._cache[key]
+        i64 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.int64, device=device)
+        val = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+
+        def op(S):  # an operator "rows of S gathered from a table": fwd(table) = S @ table
+            S = sp.csr_matrix(S)
+            if kern == "embedding_bag":
+                return ("eb", i64(S.indices), i64(S.indptr[:-1]), val(S.data), bool(np.all(S.data == 1.0)))
+            with warnings.catch_warnings():  # "sparse CSR support is in beta"
+                warnings.simplefilter("ignore", UserWarning)
+                return ("csr", torch.sparse_csr_tensor(i64(S.indptr), i64(S.indices), val(S.data), size=S.shape,
+                                                       check_invariants=False))
+
+        chunks = []
+        for r0 in range(0, self.n_unique, C):
+            E = self.E[r0:r0 + C]
+            Ew = (sp.diags(self.count[r0:r0 + C] / self.N) @ E).T  # entries s_u c_u n_u / N, by pattern
+            chunks.append((op(E), op(Ew), val(self.count[r0:r0 + C])))
+        stage = None if self.P is None else (op(self.P), op(self.P.T))
+        self._cache[key] = (chunks, stage, val(self.q))
+        return self._cache[key]
+
+    @staticmethod
+    def _apply(o, table):
+        if o[0] == "csr":
+            return o[1] @ table
+        return Fnn.embedding_bag(o[1], table, o[2], mode="sum", per_sample_weights=None if o[4] else o[3])
+
+    # --- f and ∇f -------------------------------------------------------------------------------------------------
+    def _check(self, X):
+        if X.ndim != 2 or X.shape[1] != self.n:
+            raise ValueError(f"X must have shape (R, {self.n}), got {tuple(X.shape)}")
+
+    def f_grad(self, X: torch.Tensor) -> torch.Tensor:
+        self._check(X)
+        kern, B, C = self._plan(X.shape[0], X.dtype, X.device)
+        chunks, stage, q = self._tensors(kern, C, X.dtype, X.device)
+        out = torch.empty(X.shape, dtype=X.dtype, device=X.device)
+        for r0 in range(0, X.shape[0], B):
+            T = X[r0:r0 + B].T.contiguous()  # (n, B)
+            if stage is not None:
+                T = self._apply(stage[0], T)  # (patterns, B): partial sums P xᵀ
+            W = None
+            for fwd, back, _ in chunks:
+                S = torch.sigmoid_(self._apply(fwd, T))  # (C, B): σ(z_u)
+                Wc = self._apply(back, S)  # Σ_u (n_u/N) s_u c_u σ(z_u) e_u
+                W = Wc if W is None else W.add_(Wc)
+            G = W if stage is None else self._apply(stage[1], W)  # (n, B)
+            torch.sub(G.T, q, out=out[r0:r0 + B])
+        return out
+
+    def f_value(self, X: torch.Tensor) -> torch.Tensor:
+        """f row-wise; the sum over rows is accumulated in float64 whatever X's dtype."""
+        self._check(X)
+        kern, B, C = self._plan(X.shape[0], X.dtype, X.device)
+        chunks, stage, q = self._tensors(kern, C, X.dtype, X.device)
+        out = (X @ q).double()
+        for r0 in range(0, X.shape[0], B):
+            T = X[r0:r0 + B].T.contiguous()
+            if stage is not None:
+                T = self._apply(stage[0], T)
+            v = None
+            for fwd, _, count in chunks:
+                sp_ = Fnn.softplus(self._apply(fwd, T))  # (C, B): softplus(z_u)
+                vc = count.double() @ sp_.double() if X.dtype != torch.float64 else count @ sp_  # Σ_u n_u softplus
+                v = vc if v is None else v.add_(vc)
+            out[r0:r0 + B] = v / self.N - out[r0:r0 + B]
+        return out.to(X.dtype)
