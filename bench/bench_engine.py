@@ -82,8 +82,9 @@ def load_data(kind: str, N: int = SHAPE[0]):
 
 
 # --- per-seed baselines ---------------------------------------------------------------------------------------
-def numpy_loop(A, At, b, K, seed, dense: bool):
-    """Algorithm 5 for one seed in numpy (float64); A dense ndarray or scipy CSR (At its CSR transpose)."""
+def numpy_loop(A, At, b, K, seed, sigma=SIGMA):
+    """Algorithm 5 for one seed in numpy (float64); A dense ndarray or scipy CSR (At its CSR transpose).
+    Returns F(x̃) every EVERY steps (Option II, as the engine records)."""
     N, n = A.shape
     g = np.random.default_rng(seed)
 
@@ -98,7 +99,7 @@ def numpy_loop(A, At, b, K, seed, dense: bool):
     vals = []
     for k in range(K):
         z = g.standard_normal(n)
-        x = x - ETA * (grad(x) + z * (SIGMA / np.linalg.norm(z)))
+        x = x - ETA * (grad(x) + z * (sigma / np.linalg.norm(z)))
         o = o + x
         if (k + 1) % M == 0:
             x = x + (BETA / M) * o
@@ -142,8 +143,7 @@ def engine_run(problem, oracle, alg, K, R, dtype, device):
 def profile(problem, oracle, alg, R, dtype, device, reps=5):
     """Median ms per step of each part of a runner step at R replicas (evaluation amortised over EVERY steps)."""
     seeds = rng.as_seeds(range(R), device)
-    X = torch.randn(R, problem.n, dtype=dtype, device=device, generator=torch.Generator().manual_seed(0)
-                    ) if device == "cpu" else torch.randn(R, problem.n, dtype=dtype, device=device)
+    X = torch.randn(R, problem.n, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
     state = alg.init(X, seeds)
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     parts = {"gradient": lambda: problem.grad(X),
@@ -249,14 +249,21 @@ def main(argv=None):
             seeds = range(n_seeds)
             configs += [
                 ("numpy dense loop", "float64", "per-seed", th,
-                 lambda: sum(len(numpy_loop(Ad, Ad.T, b, K, s, True)) * EVERY for s in seeds)),
+                 lambda: sum(len(numpy_loop(Ad, Ad.T, b, K, s)) * EVERY for s in seeds)),
                 ("scipy-sparse loop", "float64", "per-seed", th,
-                 lambda: sum(len(numpy_loop(Acsr, Atcsr, b, K, s, False)) * EVERY for s in seeds)),
+                 lambda: sum(len(numpy_loop(Acsr, Atcsr, b, K, s)) * EVERY for s in seeds)),
                 ("torch.optim loop", "float64", "per-seed", th,
                  lambda: sum(len(torch_optim_loop(A64, b64, K, s, torch.float64)) * EVERY for s in seeds)),
                 ("torch.optim loop", "float32", "per-seed", th,
                  lambda: sum(len(torch_optim_loop(A64, b64, K, s, torch.float32)) * EVERY for s in seeds)),
             ]
+    if not a.no_baselines:  # the numpy loop runs the engine's algorithm: without noise both give the same F
+        ref = run(problem, Oracle(problem, SphereNoise(0.0)), alg, 2 * EVERY, [0], checkpoints=[EVERY, 2 * EVERY],
+                  device=device, progress=False).errors[alg.default_option][:, 0]
+        dev = max(abs(np.array(numpy_loop(Acsr, Atcsr, b, 2 * EVERY, 0, sigma=0.0)) - ref))
+        print(f"check: noiseless numpy loop vs engine, max |dF| over {2 * EVERY} steps = {dev:.1e}")
+        if not dev < 1e-10:
+            raise SystemExit("the numpy baseline does not run the engine's algorithm")
     for dt in a.dtypes:  # warm-up (device data of every dtype and plan, allocator): not timed
         for R in sorted(set(Rs)):
             engine_run(problem, oracle, alg, EVERY, R, getattr(torch, dt), device)

@@ -221,3 +221,35 @@ def test_a9a_paper_spec_holds_in_full(tmp_path):
     t = Table.read_csv(out / "verdicts.csv")
     assert set(final(t)["verdict"].tolist()) == {"holds"}
     assert "violated" not in set(t["verdict"].tolist())
+
+
+def test_lemma1_certificate_through_the_cli(tmp_path):
+    code, t = check(tmp_path, spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true"))
+    rows = t.where(t["bound_form"] == "lemma1")
+    assert len(rows) == 1 and rows["verdict"][0] == "holds" and float(rows["value"][0]) >= -1e-9
+    text = spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true\nforce = true")
+    code, t = check(tmp_path, text.replace('kind = "theorem1"', 'kind = "theorem1"\nlam = 3.0'), name="broken")
+    rows = t.where(t["bound_form"] == "lemma1")
+    assert rows["verdict"][0] == "violated" and float(rows["value"][0]) < 0
+
+
+@pytest.mark.parametrize("family,params", [("least_squares", "{ n = 20, seed = 0 }"), ("simplex", "{ n = 50, seed = 0 }"),
+                                           ("l1_composite", "{ seed = 0 }"), ("compact", '{ kind = "box", seed = 0 }'),
+                                           ("mad_regression", "{ seed = 0 }")])
+def test_comparator_form_holds_with_a_misestimated_V(tmp_path, family, params):
+    """Steps set from V/100 (as with the paper's estimate): only the comparator form applies, and it holds."""
+    prob = experiment.build_problem(_spec_from_text(tmp_path, spec_text(family=family, params=params)))
+    V = prob.V0() / 100
+    text = spec_text(family=family, params=params, sigma="[0.1, 1.0]", seeds=200).replace(
+        'kind = "theorem1"', f'kind = "theorem1"\nV = {V!r}')
+    code, t = check(tmp_path, text)
+    assert set(t["bound_form"].tolist()) == {"comparator"}
+    assert set(final(t)["verdict"].tolist()) == {"holds"}
+
+
+def _spec_from_text(tmp_path, text):
+    from theorycheck.spec import load_spec
+
+    p = tmp_path / "probe.toml"
+    p.write_text(text)
+    return load_spec(p)

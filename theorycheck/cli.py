@@ -45,6 +45,8 @@ def _common(p):
     p.add_argument("--dtype", default=None, choices=["float32", "float64"], help="iterate dtype (default: the spec's)")
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="never show progress bars")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is faster on a machine shared with other jobs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_all(args) -> list:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SpecError(f"--threads must be an integer >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     paths = [resolve_spec(s) for s in args.specs] if args.specs else default_suite()
     specs = [load_spec(p) for p in paths]
     if args.seeds is not None and args.seeds < 2:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
+from .check import comparator_points
 from .experiment import build, raw_path
 from .spec import Config, Spec, load_spec
 from .table import Table
@@ -218,7 +219,7 @@ def expectation_bound(res: SpecResults, cfg: Config, ks) -> BoundCurve | None:
             fn = lambda u: bounds.thm1a_comparator(c.L, u.V, u.delta, sigma, c.M, m, int(k), eta=eta)
         else:
             fn = lambda u: bounds.thm2_comparator(c.L, u.V, u.delta, sigma, c.M, m, int(k), F0_gap, eta=eta)
-        v, name = bounds.min_over_comparators(fn, problem.comparators)
+        v, name = bounds.min_over_comparators(fn, comparator_points(problem))
         vals.append(v)
         names.append(name)
     th = "Thm 1(a)" if thm == "thm1a" else "Thm 2"

@@ -97,6 +97,20 @@ class Problem:
             raise ValueError(f"{self.name}: no minimiser is known; use the comparator form")
         return float(self.setup.mirror.bregman(u.double()[None], self.x0.double()[None])[0])
 
+    def segment_comparators(self, ts=(0.25, 0.5, 0.75)) -> list:
+        """Comparators u_t = x0 + t (x_star − x0) (in X by convexity) with exact Δ_u = F(u_t) − F_ref and
+        V_d(u_t, x0); empty when no minimiser is known. They make the comparator form's minimum non-trivial."""
+        if self.x_star is None:
+            return []
+        x0, xs = self.x0.double(), self.x_star.double()
+        U = torch.stack([x0 + t * (xs - x0) for t in ts])
+        delta = self.error(U)
+        if float(delta.min()) < -1e-9 * max(1.0, abs(self.constants.F_ref)):
+            raise ValueError(f"{self.name}: F(u) < F_ref on the segment to x_star: F_ref is not the minimum")
+        delta = torch.clamp(delta, min=0.0)  # rounding only
+        V = self.setup.mirror.bregman(U, x0[None].expand_as(U))
+        return [Comparator(f"segment t={t:g}", U[i], float(delta[i]), float(V[i])) for i, t in enumerate(ts)]
+
     def to(self, device=None) -> "Problem":
         """Move every tensor attribute to `device` (in place; returns self)."""
         for k, v in list(vars(self).items()):

@@ -12,6 +12,7 @@ usable for runs but not for bound checks.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,9 +82,15 @@ class Logistic(Problem):
             if self._sparse:
                 A = sp.csr_matrix(A)
                 At = sp.csr_matrix(A.T)
-                mk = lambda M: torch.sparse_csr_tensor(torch.as_tensor(M.indptr, dtype=torch.int64),
+                def mk(M):
+                    M.sum_duplicates()  # canonical CSR (sorted, distinct column indices), as torch requires
+                    M.sort_indices()
+                    with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and tested here
+                        warnings.simplefilter("ignore", UserWarning)
+                        return torch.sparse_csr_tensor(torch.as_tensor(M.indptr, dtype=torch.int64),
                                                        torch.as_tensor(M.indices, dtype=torch.int64),
-                                                       torch.as_tensor(M.data, dtype=dtype), size=M.shape).to(device)
+                                                       torch.as_tensor(M.data, dtype=dtype), size=M.shape,
+                                                       check_invariants=True).to(device)
                 self._cache[key] = (mk(A), mk(At), self._b.to(device, dtype))
             else:
                 Ad = torch.as_tensor(A.toarray() if sp.issparse(A) else np.asarray(A), dtype=dtype, device=device)
