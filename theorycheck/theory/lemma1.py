@@ -28,6 +28,7 @@ class Lemma1Certificate:
         self.min_rel_slack = None  # (R,) slack / (|LHS| + |RHS|)
         self.steps = 0
         self.step_condition_ok = True  # α(1−β) < 1/L at every step seen
+        self._Fu = None  # F(u), computed once
 
     def __call__(self, algorithm, state, x, g, k):
         if not hasattr(algorithm, "scheme2"):
@@ -41,7 +42,9 @@ class Lemma1Certificate:
         zp = setup.prox(z, a * g, a)
         yp = (1 - b) * zp + b * y
         u = self.u[None]
-        Fu = p.value(u)
+        if self._Fu is None:
+            self._Fu = p.value(u)
+        Fu = self._Fu
         V = setup.mirror.bregman
         denom = 2.0 * (1.0 / a - L * (1 - b))
         self.step_condition_ok &= a * (1 - b) * L < 1
