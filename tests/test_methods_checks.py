@@ -117,3 +117,12 @@ def test_validation_problem_and_grid(rr):
         checks.check_cutkosky_mehta(rr, sigmas=(), T=10, seeds=range(3))
     with pytest.raises(ValueError, match="^theorem"):
         checks.check_cutkosky_mehta(rr, sigmas=(0.1,), T=10, seeds=range(3), theorems=("nope",))
+
+
+def test_check_cm_command(tmp_path, capsys):
+    from theorycheck.cli import main
+
+    assert main(["check-cm", "--sigmas", "0.1", "--T", "50", "--seeds", "5", "--out", str(tmp_path)]) in (0, 3)
+    assert (tmp_path / "verdicts_cm.csv").exists()
+    assert main(["check-cm", "--seeds", "1", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()

@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("check-cm", help="Cutkosky-Mehta Theorems 1 and 3 (normalized SGD+M, NIGT) on robust regression")
+    p.add_argument("--sigmas", type=float, nargs="+", default=[0.1, 0.3, 1.0, 3.0], help="noise levels (>= 0)")
+    p.add_argument("--T", type=int, nargs="+", default=[100], help="horizons (>= 1)")
+    p.add_argument("--seeds", type=int, default=20, help="seeds per configuration (>= 2)")
+    p.add_argument("--out", default="results", help="output folder (default: ./results)")
+    p.set_defaults(func=cmd_check_cm)
+
     p = sub.add_parser("list", help="list specs, algorithms and theorems")
     p.set_defaults(func=cmd_list)
 
@@ -140,6 +147,22 @@ def cmd_check(args) -> int:
     verdicts.to_csv(out / "verdicts.csv")
     print(format_verdicts(verdicts, alpha))
     print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
+    return exit_code(verdicts)
+
+
+def cmd_check_cm(args) -> int:
+    from .check import exit_code
+    from .methods.checks import check_cutkosky_mehta
+    from .report import format_verdicts
+
+    if args.seeds < 2:
+        raise SpecError(f"--seeds must be >= 2, got {args.seeds}")
+    if any(s < 0 for s in args.sigmas) or any(T < 1 for T in args.T):
+        raise SpecError(f"--sigmas must be >= 0 and --T >= 1, got {args.sigmas} and {args.T}")
+    verdicts = check_cutkosky_mehta(sigmas=tuple(args.sigmas), T=args.T, seeds=range(args.seeds))
+    verdicts.to_csv(Path(args.out) / "verdicts_cm.csv")
+    print(format_verdicts(verdicts))
+    print(f"\nwrote {Path(args.out) / 'verdicts_cm.csv'} (rows marked 'theorem (vacuous)' hold for any algorithm)")
     return exit_code(verdicts)
 
 
