@@ -214,12 +214,13 @@ def expectation_bound(res: SpecResults, cfg: Config, ks) -> BoundCurve | None:
     F0_gap = float(problem.error(problem.x0[None])[0])
     ks = np.asarray([int(k) for k in ks if k > 0])
     vals, names = [], []
+    points = comparator_points(problem)
     for k in ks:
         if thm == "thm1a":
             fn = lambda u: bounds.thm1a_comparator(c.L, u.V, u.delta, sigma, c.M, m, int(k), eta=eta)
         else:
             fn = lambda u: bounds.thm2_comparator(c.L, u.V, u.delta, sigma, c.M, m, int(k), F0_gap, eta=eta)
-        v, name = bounds.min_over_comparators(fn, comparator_points(problem))
+        v, name = bounds.min_over_comparators(fn, points)
         vals.append(v)
         names.append(name)
     th = "Thm 1(a)" if thm == "thm1a" else "Thm 2"
