@@ -1,0 +1,64 @@
+"""Verdict tables pinned before the plug-in refactor (issue 9): same verdicts, numbers equal to 1e-12 relative.
+
+The golden CSVs were written by tests/golden/make_golden.py on the commit before the refactor. Each case is one
+CLI invocation (its own Holm family). Columns added later are ignored; every golden column must still be there.
+"""
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+A9A = pytest.mark.skipif(not os.environ.get("THEORYCHECK_DATA"), reason="a9a is read through THEORYCHECK_DATA")
+
+# name -> (command, args); "default" is the embedded default suite with its own seed counts
+CASES = {
+    "default": ("check", []),
+    "cm": ("check-cm", ["--seeds", "4"]),
+    **{s: ("check", [s, "--seeds", "4"]) for s in
+       ["mad_thm1a", "fig15_compact_am1_m", "fig_dev_compact", "fig_tight_ls_am1", "fig_tight_ls_am2"]},
+    **{s: ("check", [s, "--seeds", "4"]) for s in
+       ["a9a_paper_a8", "fig14_a9a_am1", "fig15_a9a_am1_m", "fig_dev_a9a", "fig_thm2_a9a", "fig_thm2_a9a_m"]},
+}
+SLOW = {"a9a_paper_a8", "fig14_a9a_am1", "fig15_a9a_am1_m", "fig_dev_a9a", "fig_thm2_a9a", "fig_thm2_a9a_m"}
+KEY = ["spec", "theorem", "option", "m", "sigma", "checkpoint", "statistic", "bound_form", "comparator"]
+NUMERIC = ["value", "ci_low", "ci_high", "bound", "ratio", "p_holds", "p_violated", "seeds_needed", "n_seeds",
+           "n_diverged", "K"]
+
+
+def cli_args(case, out):
+    cmd, args = case
+    return [cmd, *args, "--out", str(out), *(["--no-progress"] if cmd == "check" else [])]
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _same(a: str, b: str) -> bool:
+    x, y = float(a), float(b)
+    if math.isnan(x) or math.isnan(y) or math.isinf(x) or math.isinf(y):
+        return (math.isnan(x) and math.isnan(y)) or x == y
+    return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[A9A, pytest.mark.slow] if n in SLOW else [])
+                                  for n in CASES])
+def test_verdicts_match_golden(name, tmp_path):
+    subprocess.run([sys.executable, "-m", "theorycheck.cli", *cli_args(CASES[name], tmp_path)],
+                   capture_output=True, text=True, check=False)
+    got = _read(next(tmp_path.glob("verdicts*.csv")))
+    want = _read(GOLDEN / f"{name}.csv")
+    key = lambda r: tuple(r[k] for k in KEY)
+    got_by = {key(r): r for r in got}
+    assert len(got) == len(want) and len(got_by) == len(got)
+    for w in want:
+        g = got_by[key(w)]
+        assert g["verdict"] == w["verdict"], (key(w), g["verdict"], w["verdict"])
+        for c in NUMERIC:
+            assert _same(g[c], w[c]), (key(w), c, g[c], w[c])
