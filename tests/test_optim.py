@@ -177,23 +177,93 @@ def test_am2_matches_algorithm4(option, m):
         assert np.abs(other[-1] - xs[-1]).max() > 1e-6  # the index sequence matters
 
 
+def am1_lr_reference(prob, K, etas, betas, m):
+    """AM1SGD's documented update (torch's lr convention, gradient-scale state), written out in numpy."""
+    x = prob.x0.copy()
+    q, t, a = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    xs, xts = [], []
+    for k in range(K):
+        g = prob.grad(x, k)
+        a += (k % m) * g
+        q += g
+        if (k + 1) % m == 0:
+            t = betas[k] * t + q - a / m
+            x = x - etas[k] * (g + betas[k] * t)
+            q, a = a / m, np.zeros_like(x)
+        else:
+            x = x - etas[k] * g
+        xs.append(x.copy())
+        xts.append(x + etas[k] * (q + betas[k] * t))
+    return xs, xts
+
+
+def am2_lr_reference(prob, K, etas, beta, m, js):
+    """AM2SGD's documented update: Algorithm 4 with phi[i] = x + lr (T[i] - c), written out in numpy."""
+    x = prob.x0.copy()
+    T, c, b = np.zeros((m, len(x))), np.zeros_like(x), np.zeros_like(x)
+    xs, bars = [], []
+    for k in range(K):
+        j, jn = js[k], js[k + 1]
+        g = prob.grad(x, k)
+        u = g + beta * ((T[j] - c + g) if jn == j else (T[j] - T[jn]))
+        b = b - (T[j] - c + g) / m
+        T[j] = c - g
+        c = c - u
+        x = x - etas[k] * u
+        if (k + 1) % m == 0:
+            T, b, c = T - c, b - c, np.zeros_like(x)
+        xs.append(x.copy())
+        bars.append(x + etas[k] * (b - c))
+    return xs, bars
+
+
+def test_lr_convention_references_are_the_paper_algorithms_at_constant_lr():
+    """At a constant lr the torch-convention references are Algorithms 2 and 4 (positions = x + lr * offsets)."""
+    K, m, seed = 47, 4, 3
+    prob = LSQ(K=K)
+    xs, xts = alg2_reference(prob, K, [0.1] * K, 0.9, m)
+    ys, yts = am1_lr_reference(prob, K, [0.1] * K, [0.9] * K, m)
+    assert max(np.abs(np.array(xs) - ys).max(), np.abs(np.array(xts) - yts).max()) <= TOL
+    js = draws(seed, m, K + 1)
+    xs, bars = alg4_reference(prob, K, 0.1, 0.9, m, js)
+    ys, ybars = am2_lr_reference(prob, K, [0.1] * K, 0.9, m, js)
+    assert max(np.abs(np.array(xs) - ys).max(), np.abs(np.array(bars) - ybars).max()) <= TOL
+
+
 def test_scheduler_lr_read_each_step():
+    """StepLR: the lr scales the whole update (torch's convention), not only the new gradient step."""
     K, beta, m = 40, 0.9, 4
     prob = LSQ(K=K)
     etas = [0.2 * 0.5 ** (k // 7) for k in range(K)]
-    xs, xts = alg2_reference(prob, K, etas, beta, m)
+    xs, xts = am1_lr_reference(prob, K, etas, [beta] * K, m)
     lin = prob.model()
     opt = AM1SGD(lin.parameters(), lr=0.2, momentum=beta, m=m, option="II")
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5)
     for k in range(K):
         prob.backward(lin, k)
         opt.step()
+        with opt.evaluation_params():  # read with the lr of the step just taken
+            assert np.abs(LSQ.x(lin) - xts[k]).max() <= TOL
         sched.step()
         assert np.abs(LSQ.x(lin) - xs[k]).max() <= TOL
-    with opt.evaluation_params():
-        assert np.abs(LSQ.x(lin) - xts[-1]).max() <= TOL
     const = alg2_reference(prob, K, [0.2] * K, beta, m)[0]
     assert np.abs(const[-1] - xs[-1]).max() > 1e-4  # the schedule changed the trajectory
+    old_convention = alg2_reference(prob, K, etas, beta, m)[0]  # lr kept inside the momentum term
+    assert np.abs(old_convention[-1] - xs[-1]).max() > 1e-3
+
+
+def test_am1_momentum_schedule():
+    K, m = 30, 3
+    prob = LSQ(K=K)
+    betas = [0.9 if k < 12 else 0.5 for k in range(K)]
+    xs, _ = am1_lr_reference(prob, K, [0.1] * K, betas, m)
+    lin = prob.model()
+    opt = AM1SGD(lin.parameters(), lr=0.1, momentum=0.9, m=m, option="I")
+    for k in range(K):
+        opt.param_groups[0]["momentum"] = betas[k]
+        prob.backward(lin, k)
+        opt.step()
+        assert np.abs(LSQ.x(lin) - xs[k]).max() <= TOL
 
 
 def test_am2_scheduler():
@@ -203,20 +273,22 @@ def test_am2_scheduler():
     opt = AM2SGD(lin.parameters(), lr=0.1, momentum=0.9, m=m, option="II", seed=seed)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0 if k < 10 else 0.1)
     js = draws(seed, m, K + 1)
-    # Algorithm 4 with a per-step eta
-    phi, phibar, x = np.tile(prob.x0, (m, 1)), prob.x0.copy(), prob.x0.copy()
+    etas = [0.1 if k < 10 else 0.01 for k in range(K)]
+    xs, bars = am2_lr_reference(prob, K, etas, 0.9, m, js)
     for k in range(K):
-        eta = 0.1 if k < 10 else 0.01
-        old = phi[js[k]].copy()
-        phi[js[k]] = x - eta * prob.grad(x, k)
-        x = phi[js[k]] + 0.9 * (phi[js[k + 1]] - old)
-        phibar += (phi[js[k]] - old) / m
         prob.backward(lin, k)
         opt.step()
+        with opt.evaluation_params():
+            assert np.abs(LSQ.x(lin) - bars[k]).max() <= TOL
         sched.step()
-        assert np.abs(LSQ.x(lin) - x).max() <= TOL
-    with opt.evaluation_params():
-        assert np.abs(LSQ.x(lin) - phibar).max() <= TOL
+        assert np.abs(LSQ.x(lin) - xs[k]).max() <= TOL
+    # the position form (old lr kept inside the momentum term) is a different trajectory
+    phi, x = np.tile(prob.x0, (m, 1)), prob.x0.copy()
+    for k in range(K):
+        old = phi[js[k]].copy()
+        phi[js[k]] = x - etas[k] * prob.grad(x, k)
+        x = phi[js[k]] + 0.9 * (phi[js[k + 1]] - old)
+    assert np.abs(x - xs[-1]).max() > 1e-3
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -283,7 +355,7 @@ def test_am1_restart_equals_fresh_optimizer():
     oa.restart()
     for p in a.parameters():
         st = oa.state[p]
-        assert torch.equal(st["xt"], p) and torch.equal(st["o"], -4 * p) and st["step"] == 0
+        assert st["step"] == 0 and all(not st[key].any() for key in ("q", "t", "a"))
     b = copy.deepcopy(a)
     ob = AM1SGD(b.parameters(), lr=0.05, momentum=0.9, m=4, option="II")
     run_mlp(a, oa, data[10:])
@@ -307,7 +379,7 @@ def test_am2_restart_equals_fresh_optimizer():
     oa.restart()
     for p in a.parameters():
         st = oa.state[p]
-        assert all(torch.equal(st["phi"][i], p) for i in range(3)) and torch.equal(st["phibar"], p)
+        assert st["T"].shape == (3, *p.shape) and all(not st[key].any() for key in ("T", "c", "b"))
     b = copy.deepcopy(a)
     ob = AM2SGD(b.parameters(), lr=0.05, momentum=0.9, m=3, option="II", seed=2)
     ob.generator.set_state(gen_state)

@@ -44,7 +44,21 @@ def nadam_init(x0: torch.Tensor) -> NAdamState:
 
 def nadam_step(state: NAdamState, g: torch.Tensor, t: int, lr: float, mu: float = 0.99, nu: float = 0.999,
                eps: float = 1e-8, psi: float = 0.004, eps_inside: bool = False) -> NAdamState:
-    """One step of Algorithm 8 at iteration t (must be state.t + 1; t starts at 1)."""
+    """One step of Algorithm 8 at iteration t (must be state.t + 1; t starts at 1).
+
+    Complex iterates are treated as pairs of reals, as ``torch.optim.NAdam`` does: the step runs on
+    ``torch.view_as_real`` of x, g and the moments (so n holds Re(g)² and Im(g)² separately, not g²). x and g
+    must be both complex or both real (ValueError otherwise)."""
+    if state.x.is_complex() or g.is_complex():
+        if not (state.x.is_complex() and g.is_complex() and state.m.is_complex() and state.n.is_complex()):
+            raise ValueError("nadam_step: x, g and the moments must be all complex or all real, got "
+                             f"x {state.x.dtype}, g {g.dtype}")
+        vr = torch.view_as_real
+        out = nadam_step(NAdamState(vr(state.x), vr(state.m), vr(state.n), state.mu_prod, state.t), vr(g), t, lr,
+                         mu, nu, eps, psi, eps_inside)
+        vc = torch.view_as_complex
+        return NAdamState(vc(out.x.contiguous()), vc(out.m.contiguous()), vc(out.n.contiguous()), out.mu_prod,
+                          out.t)
     if t != state.t + 1:
         raise ValueError(f"t must be the next iteration number {state.t + 1} (t starts at 1), got {t!r}")
     check_real("lr", lr, lo=0, lo_open=True)
