@@ -234,11 +234,24 @@ def map_labels(y: np.ndarray, where: str = "labels") -> np.ndarray:
 
 
 def normalize_rows(A: sp.csr_matrix) -> sp.csr_matrix:
-    """Scale each row to unit l2 norm (rows that are all zero stay zero)."""
+    """Scale each row to unit l2 norm (rows that are all zero stay zero). ``A``: (N, n) sparse or dense; returns
+    csr float64 (N, n). Overflow/underflow-safe: each row is first scaled by the power of two 2^-e that brings its
+    largest |entry| into [0.5, 1) (exact), so (3e160, 4e160) -> (0.6, 0.8); bit-identical to the plain formula
+    ``a / sqrt(sum a^2)`` in the normal range (see theorycheck.numerics)."""
     A = sp.csr_matrix(A, dtype=np.float64, copy=True)
-    norms = np.sqrt(np.asarray(A.multiply(A).sum(1)).ravel())
+    counts = np.diff(A.indptr)
+    if A.nnz == 0:
+        return A
+    rowmax = np.zeros(A.shape[0])
+    nz = counts > 0
+    rowmax[nz] = np.maximum.reduceat(np.abs(A.data), A.indptr[:-1][nz])
+    _, e = np.frexp(rowmax)
+    e = np.where(np.isfinite(rowmax) & (rowmax > 0), e, 0)
+    ek = np.repeat(-e, counts)
+    A.data = np.ldexp(A.data, ek)  # exact
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(1)).ravel())  # of the scaled rows: in [0.5, sqrt(n)]
     scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    A.data *= np.repeat(scale, np.diff(A.indptr))
+    A.data *= np.repeat(scale, counts)
     return A
 
 

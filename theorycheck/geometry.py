@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .numerics import l2_norm, scaled_l2
+
 
 def _check_positive(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -29,10 +31,10 @@ class Euclidean:
     dual_norm_name = "l2"
 
     def norm(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(x, ord=2, dim=-1)
+        return l2_norm(x, dim=-1)  # overflow/underflow-safe (theorycheck.numerics)
 
     def dual_norm(self, g: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(g, ord=2, dim=-1)
+        return l2_norm(g, dim=-1)
 
     def bregman(self, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((u - z) ** 2).sum(-1)
@@ -119,10 +121,14 @@ class Setup:
             return soft_threshold(v, _col(a, v) * self.lam).clamp(self.lower, self.upper)
         # l2 ball
         c = self.center.to(v) if self.center is not None else torch.zeros_like(v[:1])
+        # d * min(1, radius / ||d||) computed on y = d 2^-e (exact power-of-two scaling, theorycheck.numerics):
+        # bit-identical to the plain formula in the normal range, right where ||d|| over- or underflows.
         d = v - c
-        nrm = torch.linalg.vector_norm(d, dim=-1, keepdim=True)
-        scale = torch.clamp(self.radius / torch.clamp(nrm, min=torch.finfo(v.dtype).tiny), max=1.0)
-        return c + d * scale
+        y, r, e = scaled_l2(d)
+        radius_y = self.radius * torch.exp2(-(e // 2).to(r.dtype)) * torch.exp2(-(e - e // 2).to(r.dtype))
+        outside = r > radius_y
+        proj = y * (self.radius / torch.where(outside, r, torch.ones_like(r)))
+        return c + torch.where(outside, proj, d)
 
     def _prox_entropic(self, z, G, a):
         if self.kind == "linear":
@@ -150,7 +156,10 @@ class Setup:
             ok = ok & (x >= self.lower - tol).all(-1) & (x <= self.upper + tol).all(-1)
         if self.kind == "l2ball":
             c = self.center.to(x) if self.center is not None else torch.zeros_like(x)
-            ok = ok & (torch.linalg.vector_norm(x - c, dim=-1) <= self.radius * (1 + tol) + tol)
+            # relative tolerance only (an absolute one would call any point of a tiny ball "inside"), plus the
+            # rounding of x - c
+            slack = 4 * torch.finfo(x.dtype).eps * c.abs().amax(-1) if x.is_floating_point() else 0.0
+            ok = ok & (l2_norm(x - c, dim=-1) <= self.radius * (1 + tol) + slack)
         return ok
 
     def diameter(self, x_ref: torch.Tensor | None = None) -> float:
@@ -161,13 +170,13 @@ class Setup:
             if x_ref is None:
                 return 2.0 * self.radius
             c = self.center if self.center is not None else torch.zeros_like(x_ref)
-            return float(torch.linalg.vector_norm(x_ref.double() - c.double())) + self.radius
+            return float(l2_norm(x_ref.double().reshape(-1) - c.double().reshape(-1))) + self.radius
         if self.kind in ("box", "box_l1") and self.compact:
             if x_ref is None:
                 raise ValueError("the box diameter needs the dimension: pass x_ref")
             x = x_ref.double()
             far = torch.maximum((x - self.lower).abs(), (self.upper - x).abs())
-            return float(torch.linalg.vector_norm(far))
+            return float(l2_norm(far.reshape(-1)))
         return math.inf
 
 

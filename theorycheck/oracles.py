@@ -11,6 +11,7 @@ import math
 import torch
 
 from . import rng
+from .numerics import l2_norm
 
 
 def _check_sigma(sigma) -> float:
@@ -57,7 +58,7 @@ class SphereNoise(Noise):
 
     def sample(self, seeds, k, n, dtype):
         z = rng.normal(seeds, k, rng.STREAM_NOISE, n)
-        z = z * (self.sigma / torch.linalg.vector_norm(z, dim=-1, keepdim=True))
+        z = z * (self.sigma / l2_norm(z, dim=-1, keepdim=True))
         return z.to(dtype)
 
 
@@ -119,7 +120,7 @@ class SpikeNoise(Noise):
 
     def sample(self, seeds, k, n, dtype):
         z = rng.normal(seeds, k, rng.STREAM_NOISE, n)
-        z = z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
+        z = z / l2_norm(z, dim=-1, keepdim=True)
         hit = rng.uniform(seeds, k, rng.STREAM_NOISE_AUX, 1) < self.p
         return (z * hit * (self.sigma / math.sqrt(self.p))).to(dtype)
 
