@@ -44,9 +44,10 @@ def test_l2_norm_and_normalize_both_ends(dtype, big, small):
 
 
 def test_normalize_overflowing_norm_and_special_values():
-    x = torch.full((1, 4), torch.finfo(torch.float32).max / 2)  # ||x|| > float32 max
+    x = torch.full((1, 4), torch.finfo(torch.float32).max / 1.5)  # ||x|| = 4/3 max > float32 max
     assert torch.isinf(l2_norm(x)).all()
     assert torch.allclose(l2_normalize(x), torch.full((1, 4), 0.5), rtol=1e-6)
+    assert torch.allclose(row_normalize(x), torch.full((1, 4), 0.5), rtol=1e-6)
     assert torch.isinf(l2_norm(torch.tensor([float("inf"), 1.0])))
     assert torch.isnan(l2_norm(torch.tensor([float("nan"), 1.0])))
     z = torch.tensor([3e200 + 4e200j], dtype=torch.complex128)
