@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .numerics import l2_norm
+
 CACHE_VERSION = 1
 
 
@@ -147,7 +149,7 @@ def _newton_rowspace(A: sp.csr_matrix, b: np.ndarray, N: int, tol: float, max_it
     w = np.zeros(n)
     if A.shape[0] == 0 or cols.size == 0:
         g = logistic_grad(A, b, w) * A.shape[0] / N if A.shape[0] else np.zeros(n)
-        return w, 0, float(np.linalg.norm(g)), 0
+        return w, 0, float(l2_norm(g)), 0
     Ac = sp.csr_matrix(A[:, cols])
     G = (Ac.T @ Ac).toarray()
     ev, U = np.linalg.eigh(G)
@@ -167,7 +169,7 @@ def _newton_rowspace(A: sp.csr_matrix, b: np.ndarray, N: int, tol: float, max_it
         m = B @ (V @ z)
         sg = _sigmoid(-m)
         gw = -(B.T @ sg) / N  # gradient in w-coordinates (on cols)
-        gnorm = float(np.linalg.norm(gw))
+        gnorm = float(l2_norm(gw))
         if gnorm <= tol:
             break
         g = V.T @ gw
@@ -191,7 +193,7 @@ def _newton_rowspace(A: sp.csr_matrix, b: np.ndarray, N: int, tol: float, max_it
     w[cols] = V @ z
     # the reported gradient is recomputed over all n coordinates
     gfull = logistic_grad(A, b, w) * A.shape[0] / N
-    return w, it, float(np.linalg.norm(gfull)), r
+    return w, it, float(l2_norm(gfull)), r
 
 
 def _content_key(A: sp.csr_matrix, b: np.ndarray, *parts) -> str:
@@ -339,7 +341,7 @@ def regularised_minimiser(A, b, x0, t: float, tol: float = 1e-12, max_iter: int 
     for _ in range(max_iter):
         sg = _sigmoid(-(B @ x))
         g = -(B.T @ sg) / N + t * (x - x0)
-        if np.linalg.norm(g) <= tol:
+        if l2_norm(g) <= tol:
             break
         H = (B.T @ sp.diags(sg * (1 - sg) / N) @ B).toarray() + t * np.eye(n)
         p = -np.linalg.solve(H, g)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as Fnn
 
 from ..geometry import entropic, euclidean
+from ..numerics import l2_norm
 from .base import Comparator, Constants, Problem
 
 KKT_TOL = 1e-8  # every certified optimum must pass its optimality check to this tolerance
@@ -462,7 +463,7 @@ class CompactLeastSquares(_RowsLeastSquares):
 
 def _project(kind, x, radius, lower, upper):
     if kind == "ball":
-        nx = np.linalg.norm(x)
+        nx = l2_norm(x)
         return x if nx <= radius else x * (radius / nx)
     return np.clip(x, lower, upper)
 
@@ -470,7 +471,7 @@ def _project(kind, x, radius, lower, upper):
 def compact_fw_gap(kind, g, x, radius, lower, upper):
     """max_{s∈X} ⟨g, x - s⟩ (>= f(x) - f* for convex f): ball ⟨g, x⟩ + r||g||, box ⟨g, x⟩ - Σ min(g l, g u)."""
     if kind == "ball":
-        return float(g @ x + radius * np.linalg.norm(g))
+        return float(g @ x + radius * l2_norm(g))
     return float(g @ x - np.minimum(g * lower, g * upper).sum())
 
 
@@ -480,10 +481,10 @@ def _polish_ball(Q, b, radius):
 
     lam, V = np.linalg.eigh(Q)
     bt = V.T @ b
-    phi = lambda nu: np.linalg.norm(bt / (lam + nu)) - radius
-    nu = brentq(phi, 0.0, np.linalg.norm(b) / radius, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    phi = lambda nu: l2_norm(bt / (lam + nu)) - radius
+    nu = brentq(phi, 0.0, l2_norm(b) / radius, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     x = V @ (bt / (lam + nu))
-    return x * (radius / np.linalg.norm(x))
+    return x * (radius / l2_norm(x))
 
 
 def _polish_box(Q, b, lower, upper, x_init, max_iter=50):
@@ -578,7 +579,7 @@ def compact_problem(n=20, kind="ball", N=None, radius=1.0, lower=-1.0, upper=1.0
     A = rng.standard_normal((N, n))
     z = rng.standard_normal(n)
     if kind == "ball":
-        x_u = 2 * radius * z / np.linalg.norm(z)
+        x_u = 2 * radius * z / l2_norm(z)
     else:
         mid, half = (lower + upper) / 2, (upper - lower) / 2
         x_u = mid + 1.5 * half * z
@@ -606,7 +607,7 @@ def compact_problem(n=20, kind="ball", N=None, radius=1.0, lower=-1.0, upper=1.0
     F_star = float(0.5 * np.mean((A @ x_star - y) ** 2))
     if kind == "ball":
         setup = euclidean("l2ball", radius=radius)
-        worst = np.abs(y) + radius * np.linalg.norm(A, axis=1)
+        worst = np.abs(y) + radius * l2_norm(A, dim=1)
     else:
         setup = euclidean("box", lower=lower, upper=upper)
         hi = np.maximum(A * lower, A * upper).sum(1) - y
@@ -620,7 +621,7 @@ def compact_problem(n=20, kind="ball", N=None, radius=1.0, lower=-1.0, upper=1.0
     s2_upper = min(s2_termwise, s2_ball)
     D_X = setup.diameter(torch.as_tensor(x_star))
     notes = {"solver": solver, "solver_fw_gap": gap_solver, "polished": polished, "fw_gap": gap,
-             "pg_fixed_point_residual": fp, "x_unconstrained_norm": float(np.linalg.norm(x_u)),
+             "pg_fixed_point_residual": fp, "x_unconstrained_norm": float(l2_norm(x_u)),
              "F_unconstrained": float(r @ r) / (2 * N), "sigma2_one_row": s2_upper,
              "sigma2_one_row_termwise": s2_termwise, "sigma2_one_row_ball_dual": s2_ball,
              "sigma2_one_row_at_x_star": _ls_sigma2_at(A, y, x_star),
@@ -716,7 +717,7 @@ def mad_regression(n=10, N=100, noise=1.0, seed=0, device=None) -> MADRegression
     _certify("mad_regression", max(umax - 1, 0.0) + res, "LP dual certificate violation")
     F_star = f(x_star)
     gap = F_star + float(y @ u) / N
-    row_norm = np.linalg.norm(A, axis=1)
+    row_norm = l2_norm(A, dim=1)
     L0 = float(row_norm.mean())
     notes = {"solver": solver, "cvxpy_value": float(prob.value), "solver_gap_vs_vertex": float(prob.value) - F_star,
              "polished": polished, "dual_max_abs_u_Z": umax, "dual_Atu_inf": res, "dual_gap": gap, "L0": L0,
