@@ -345,22 +345,21 @@ class AM1SGD(_AmortizedBase):
     @staticmethod
     def _step_loop(params, grads, states, lr, beta, m):
         for p, g, st in zip(params, grads, states):
-            i = st["step"] % m
             q, t = st["q"], st["t"]
+            st["step"] += 1
+            if m == 1:  # q is 0 before and after every step: t <- beta t + g (torch's buf), x <- x - lr (g + beta t)
+                t.mul_(beta).add_(g)
+                p.add_(g.add(t, alpha=beta), alpha=-lr)
+                continue
+            i = (st["step"] - 1) % m
             if i:
                 st["a"].add_(g, alpha=float(i))
             q.add_(g)
-            st["step"] += 1
             if st["step"] % m == 0:
-                t.mul_(beta).add_(q)
-                if m > 1:
-                    t.sub_(st["a"], alpha=1.0 / m)
+                t.mul_(beta).add_(q).sub_(st["a"], alpha=1.0 / m)
                 p.add_(g.add(t, alpha=beta), alpha=-lr)
-                if m > 1:
-                    q.copy_(st["a"]).mul_(1.0 / m)
-                    st["a"].zero_()
-                else:
-                    q.zero_()
+                q.copy_(st["a"]).mul_(1.0 / m)
+                st["a"].zero_()
             else:
                 p.add_(g, alpha=-lr)
 
@@ -369,6 +368,12 @@ class AM1SGD(_AmortizedBase):
         i = [st["step"] % m for st in states]
         for st in states:
             st["step"] += 1
+        if m == 1:  # as in the loop: q stays 0
+            ts = [st["t"] for st in states]
+            torch._foreach_mul_(ts, beta)
+            torch._foreach_add_(ts, grads)
+            torch._foreach_add_(params, torch._foreach_add(grads, ts, alpha=beta), alpha=-lr)
+            return
         for ii in sorted(set(i) - {0}):  # usually one value: all parameters of a group step together
             sel = [n for n in range(len(i)) if i[n] == ii]
             torch._foreach_add_([states[n]["a"] for n in sel], [grads[n] for n in sel], alpha=float(ii))
@@ -380,18 +385,14 @@ class AM1SGD(_AmortizedBase):
         if bnd:
             pb, gb = [params[n] for n in bnd], [grads[n] for n in bnd]
             qb, tb = [states[n]["q"] for n in bnd], [states[n]["t"] for n in bnd]
+            ab = [states[n]["a"] for n in bnd]
             torch._foreach_mul_(tb, beta)
             torch._foreach_add_(tb, qb)
-            if m > 1:
-                ab = [states[n]["a"] for n in bnd]
-                torch._foreach_sub_(tb, ab, alpha=1.0 / m)
+            torch._foreach_sub_(tb, ab, alpha=1.0 / m)
             torch._foreach_add_(pb, torch._foreach_add(gb, tb, alpha=beta), alpha=-lr)
-            if m > 1:
-                torch._foreach_copy_(qb, ab)
-                torch._foreach_mul_(qb, 1.0 / m)
-                torch._foreach_zero_(ab)
-            else:
-                torch._foreach_zero_(qb)
+            torch._foreach_copy_(qb, ab)
+            torch._foreach_mul_(qb, 1.0 / m)
+            torch._foreach_zero_(ab)
 
 
 class AM2SGD(_AmortizedBase):
