@@ -199,8 +199,8 @@ class _AmortizedBase(Optimizer):
                     continue
                 for p in group["params"]:
                     st = self.state.get(p)
-                    if st:
-                        out = self._output_point(p, st, group)
+                    out = self._output_point(p, st, group) if st else None
+                    if out is not None:
                         saved.append((p, p.detach().clone()))
                         p.copy_(out)
         self._swapped = saved
@@ -297,6 +297,8 @@ class AM1SGD(_AmortizedBase):
         return st
 
     def _output_point(self, p, st, group):
+        if "q" not in st:  # state of an older (position-form) AM1SGD: step() asks for restart()
+            return None
         return p.detach() + float(group["lr"]) * (st["q"] + float(group["momentum"]) * st["t"])
 
     @torch.no_grad()
@@ -503,6 +505,8 @@ class AM2SGD(_AmortizedBase):
         return st
 
     def _output_point(self, p, st, group):
+        if "b" not in st:  # stepped with Option I (restart() is required before stepping with Option II)
+            return None
         return p.detach() + float(group["lr"]) * (st["b"] - st["c"])
 
     def _group_index(self, group):
