@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import data as data_cmd
 
     data_cmd.register(sub)
+    from .commands import pep as pep_cmd; pep_cmd.register(sub)  # noqa: E702
     try:
         from .commands import figures as figures_cmd
 

@@ -58,7 +58,9 @@ SUPPORTED = {
     "msgd": {"schedules": ("constant",), "options": ("I", "II"), "m": "1"},
     "mdsa": {"schedules": ("theorem1", "constant"), "options": ("average", "last"), "m": "1"},
 }
-SDP_SOLVERS = ("CLARABEL", "SCS", "MOSEK")
+SDP_SOLVERS = ("SCS", "CLARABEL", "MOSEK")
+# SCS at 1e-9 solves K = 50 in ~10 s and agrees with Clarabel (interior point, ~100 s there) to 1e-11 (docs/pep.md)
+SOLVER_OPTIONS = {"SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}, "CLARABEL": {}, "MOSEK": {}}
 
 
 class PEPError(ValueError):
@@ -115,6 +117,11 @@ class PEPResult:
         d = asdict(self)
         d["proof_slack"] = self.ratio
         return d
+
+
+def default_schedule(algorithm: str) -> str:
+    """theorem2 for AM2-SGD, constant for M-SGD (the engine admits nothing else), theorem1 otherwise."""
+    return {"am2": "theorem2", "msgd": "constant"}.get(algorithm, "theorem1")
 
 
 # --- schedules ---------------------------------------------------------------------------------------------------
@@ -282,7 +289,7 @@ def theorem_bound(algorithm, schedule, option, m, K, L, V, lam_run, eta_run, F0_
 
 # --- solvers -----------------------------------------------------------------------------------------------------
 def available_solvers() -> list[str]:
-    """SDP-capable cvxpy solvers installed here, in order of preference (Clarabel, SCS, MOSEK)."""
+    """SDP-capable cvxpy solvers installed here, in order of preference (SCS at 1e-9, Clarabel, MOSEK)."""
     try:
         import cvxpy as cp
     except ImportError:
@@ -300,18 +307,20 @@ def _pepit_version():
         return None
 
 
-def _pick_solver(solver):
+def _pick_solver(solver) -> list[str]:
+    """Solvers to try in order: the one asked for, or (None / 'auto') every installed SDP solver, the next one
+    being used only when the previous one's answer fails the residual checks."""
     if _pepit_version() is None:
-        raise PEPError("PEPit is not installed: pip install 'pepit>=0.3,<0.5' (an SDP solver comes with cvxpy)")
+        raise PEPError("PEPit is not installed: pip install 'pepit>=0.3,<0.6' (an SDP solver comes with cvxpy)")
     have = available_solvers()
-    if solver is None:
+    if solver is None or str(solver).lower() == "auto":
         if not have:
-            raise PEPError(f"no SDP solver found: install one of {SDP_SOLVERS} for cvxpy (pip install clarabel)")
-        return have[0]
+            raise PEPError(f"no SDP solver found: install one of {SDP_SOLVERS} for cvxpy (pip install scs clarabel)")
+        return have
     s = str(solver).upper()
     if s not in have:
-        raise PEPError(f"solver must be an installed SDP solver, one of {have}, got {solver!r}")
-    return s
+        raise PEPError(f"solver must be 'auto' or an installed SDP solver, one of {have}, got {solver!r}")
+    return [s]
 
 
 # --- the model ---------------------------------------------------------------------------------------------------
@@ -439,7 +448,7 @@ def _solve_sparse(problem, solver, verbose=False):
     oG, oF, oc = rows([problem.objective])
     prob = cp.Problem(cp.Maximize(oG @ g + oF @ F + oc[0]), cl)
     try:
-        prob.solve(solver=solver, verbose=bool(verbose))
+        prob.solve(solver=solver, verbose=bool(verbose), **SOLVER_OPTIONS.get(solver, {}))
     except cp.error.SolverError as e:
         return None, f"solver_error: {e}".splitlines()[0], {}
     status = str(prob.status)
@@ -483,7 +492,7 @@ def _accept(status, res) -> bool:
 
 
 def pep_worst_case(algorithm: str, m: int, K: int, L: float = 1.0, V: float = 0.5, lam: float | None = None,
-                   schedule: str = "theorem1", option: str | None = None, *, alpha=None, beta=None, eta=None,
+                   schedule: str | None = None, option: str | None = None, *, alpha=None, beta=None, eta=None,
                    F0_gap: float | None = None, solver: str | None = None, cache=None, use_cache: bool = True,
                    verbose: bool = False) -> PEPResult:
     """Worst case of the theorem's statistic over L-smooth convex F with ‖x0 − x⋆‖² ≤ 2V (Euclidean, h = 0, σ = 0).
@@ -491,17 +500,21 @@ def pep_worst_case(algorithm: str, m: int, K: int, L: float = 1.0, V: float = 0.
     algorithm: one of SUPPORTED; m: AM1/AM2 amortization length (1 for the others); K: iterations, 1..K_MAX
     (AM2 with m >= 2: the index-path tree must have <= AM2_MAX_POINTS points); L > 0, V > 0 (V = ½‖x0 − x⋆‖²);
     lam: λ = Lη of the theorem schedules (default: the theorem's, 2/3 at σ = 0); schedule: 'theorem1', 'theorem2'
-    or 'constant' (then beta and one of alpha / eta); option: the output (default: the theorem's statistic,
+    or 'constant' (then beta and one of alpha / eta; default: theorem2 for am2, constant for msgd, theorem1
+    otherwise); option: the output (default: the theorem's statistic,
     x̃_S / φ̄_K / y_K / average); F0_gap: optional extra constraint F(x0) − F⋆ <= F0_gap (Theorem 2's bound uses it;
-    default L·V, which the class implies). solver: 'CLARABEL' (default when installed), 'SCS' or 'MOSEK'.
-    cache: folder (default ~/.cache/theorycheck/pep or $THEORYCHECK_PEP_CACHE).
+    default L·V, which the class implies). solver: None/'auto' (SCS at 1e-9, then Clarabel if SCS's answer fails
+    the residual checks), or 'SCS', 'CLARABEL', 'MOSEK'. cache: folder (default ~/.cache/theorycheck/pep or
+    $THEORYCHECK_PEP_CACHE); use_cache=False solves again (and overwrites the entry).
 
-    Returns a PEPResult (worst_case in units of F). Raises PEPError on unsupported input (CLI exit 2) and
-    PEPSolverError when the solver's status is not optimal (the value is then not reported)."""
+    Returns a PEPResult (worst_case in units of F: PEPit's dual objective, i.e. the certified upper bound).
+    Raises PEPError on unsupported input (CLI exit 2) and PEPSolverError when no solver returns an accepted
+    answer (status optimal, or optimal_inaccurate with all residuals <= RESIDUAL_TOL); no value is reported then."""
     option = option if option is not None else (SUPPORTED.get(algorithm, {}).get("options") or ("II",))[0]
+    schedule = schedule if schedule is not None else default_schedule(algorithm)
     _validate(algorithm, schedule, option, m, K, L, V, lam, F0_gap)
     L, V = float(L), float(V)
-    solver = _pick_solver(solver)
+    solvers = _pick_solver(solver)
     # the engine's schedule at the true constants (for the bound) and at the normalised ones (for the model)
     sched = make_schedule(algorithm, schedule, m, K, L, V, lam, alpha, beta, eta)
     kw_n = {}
@@ -511,52 +524,59 @@ def pep_worst_case(algorithm: str, m: int, K: int, L: float = 1.0, V: float = 0.
     lam_run = getattr(sched, "lam", None)
     sched_n = make_schedule(algorithm, schedule, m, K, 1.0, 0.5, lam_run, **kw_n)
     F0n = None if F0_gap is None else float(F0_gap) / (2 * L * V)
-    eta_run = sched.eta(0)
-    bound, bname = theorem_bound(algorithm, schedule, option, m, K, L, V, lam_run, eta_run,
+    bound, bname = theorem_bound(algorithm, schedule, option, m, K, L, V, lam_run, sched.eta(0),
                                  L * V if F0_gap is None else float(F0_gap))
     versions = {"pepit": _pepit_version(), "theorycheck": __version__, "model": MODEL_VERSION}
     key = {"algorithm": "am1" if algorithm == "am1_momentum" else algorithm, "schedule": schedule, "option": option,
            "m": m, "K": K, "lam": lam_run,
            "alphas": [sched_n.alpha(t) for t in range(K + 1)], "betas": [sched_n.beta(t) for t in range(K + 1)],
-           "F0n": F0n, "solver": solver, **versions}
+           "F0n": F0n, "solvers": solvers, **versions}
+    key = json.loads(json.dumps(key))
     fp = _fingerprint(key)
     base = dict(algorithm=algorithm, schedule=schedule, option=option, m=m, K=K, L=L, V=V, lam=lam_run,
                 alpha=alpha, beta=beta if schedule == "constant" else None, F0_gap=F0_gap, bound=bound,
-                bound_name=bname, solver=solver, fingerprint=fp, versions=versions)
+                bound_name=bname, fingerprint=fp, versions=versions)
+    note = "" if bound is not None else bname
     cdir = Path(cache) if cache is not None else default_cache_dir()
     cfile = cdir / f"{fp}.json"
     if use_cache and cfile.is_file():
         try:
             c = json.loads(cfile.read_text())
-            if c.get("key") == json.loads(json.dumps(key)):
-                return PEPResult(**base, worst_case=c["value_normalised"] * 2 * L * V, status=c["status"],
-                                 residuals=c["residuals"], n_points=c["n_points"], n_paths=c["n_paths"],
-                                 seconds=c["seconds"], cached=True, note=c.get("note", ""))
+            if c.get("key") == key:
+                return PEPResult(**base, worst_case=c["value_normalised"] * 2 * L * V, solver=c["solver"],
+                                 status=c["status"], residuals=c["residuals"], n_points=c["n_points"],
+                                 n_paths=c["n_paths"], seconds=c["seconds"], cached=True, note=note)
         except (ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is recomputed
-    t0 = time.perf_counter()
-    try:
-        value, status, residuals, n_points, n_paths = _solve_normalised(algorithm, sched_n, option, m, K, F0n,
-                                                                        solver, verbose)
-    except Exception as e:  # the solver itself raised (cvxpy SolverError, numerical failure)
-        res = PEPResult(**base, worst_case=None, status=f"solver_error: {type(e).__name__}: {e}".splitlines()[0])
-        raise PEPSolverError(f"SDP solver {solver} failed: {res.status}", res) from None
-    secs = time.perf_counter() - t0
-    note = "" if bound is not None else bname
-    if value is None or not math.isfinite(value) or not _accept(status, residuals):
-        res = PEPResult(**base, worst_case=None, status=status, residuals=residuals, n_points=n_points,
+    tried = []
+    for sv in solvers:
+        t0 = time.perf_counter()
+        try:
+            value, status, residuals, n_points, n_paths = _solve_normalised(algorithm, sched_n, option, m, K, F0n,
+                                                                            sv, verbose)
+        except PEPError:
+            raise
+        except Exception as e:  # the solver raised (numerical failure)
+            value, status, residuals, n_points, n_paths = None, f"solver_error: {type(e).__name__}: {e}", {}, 0, 0
+            status = status.splitlines()[0]
+        secs = time.perf_counter() - t0
+        ok = value is not None and math.isfinite(value) and _accept(status, residuals)
+        tried.append((sv, status, residuals, secs, n_points, n_paths))
+        if ok:
+            break
+    else:
+        sv, status, residuals, secs, n_points, n_paths = tried[-1]
+        res = PEPResult(**base, worst_case=None, solver=sv, status=status, residuals=residuals, n_points=n_points,
                         n_paths=n_paths, seconds=secs, note=note)
-        raise PEPSolverError(f"SDP solver {solver} returned status {status!r} (residuals {residuals}): "
-                             "no worst case is reported", res)
-    value = max(float(value), 0.0) if value > -1e-9 else float(value)
+        msg = "; ".join(f"{t[0]}: status {t[1]!r}, residuals {t[2]}" for t in tried)
+        raise PEPSolverError(f"no SDP solver returned an accepted answer ({msg}): no worst case is reported", res)
     try:
-        cdir.mkdir(parents=True, exist_ok=True)
         from .table import atomic_write_text
 
-        atomic_write_text(cfile, json.dumps({"key": key, "value_normalised": value, "status": status,
+        atomic_write_text(cfile, json.dumps({"key": key, "value_normalised": value, "solver": sv, "status": status,
                                              "residuals": residuals, "n_points": n_points, "n_paths": n_paths,
-                                             "seconds": secs, "note": note}, indent=1))
+                                             "seconds": secs}, indent=1))
     except OSError:
         pass  # an unwritable cache only costs time
-    return PEPResult(**base, worst_case=value * 2 * L * V, status=status, residuals=residuals, n_points=n_points,
-                     n_paths=n_paths, seconds=secs, note=note)
+    return PEPResult(**base, worst_case=value * 2 * L * V, solver=sv, status=status, residuals=residuals,
+                     n_points=n_points, n_paths=n_paths, seconds=secs, note=note)

@@ -44,14 +44,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_pep)
 
 
-def _default_schedule(alg):
-    return {"am2": "theorem2", "msgd": "constant"}.get(alg, "theorem1")
-
-
 def cmd_pep(args) -> int:
-    schedule = args.schedule or _default_schedule(args.algorithm)
     try:
-        r = pep_worst_case(args.algorithm, args.m, args.K, args.L, args.V, lam=args.lam, schedule=schedule,
+        r = pep_worst_case(args.algorithm, args.m, args.K, args.L, args.V, lam=args.lam, schedule=args.schedule,
                            option=args.option, alpha=args.alpha, beta=args.beta, eta=args.eta, F0_gap=args.F0_gap,
                            solver=args.solver, cache=args.cache, use_cache=not args.no_cache)
     except PEPError as e:
