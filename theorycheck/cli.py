@@ -143,6 +143,10 @@ def cmd_check(args) -> int:
     rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
+    if any(s.check.get("pep") for s in specs):  # opt-in: exact worst cases next to bound and mean (docs/pep.md)
+        from .pep import add_pep_columns
+
+        verdicts = add_pep_columns(verdicts, specs, device=args.device)
     out = Path(args.out)
     Table.concat(tables).to_csv(out / "results.csv")
     verdicts.to_csv(out / "verdicts.csv")

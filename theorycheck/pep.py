@@ -34,6 +34,8 @@ import json
 import math
 import os
 import time
+
+import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -580,3 +582,71 @@ def pep_worst_case(algorithm: str, m: int, K: int, L: float = 1.0, V: float = 0.
         pass  # an unwritable cache only costs time
     return PEPResult(**base, worst_case=value * 2 * L * V, solver=sv, status=status, residuals=residuals,
                      n_points=n_points, n_paths=n_paths, seconds=secs, note=note)
+
+
+# --- decomposition of a verdict table -----------------------------------------------------------------------------
+PEP_COLUMNS = ["pep_worst_case", "proof_slack", "instance_slack", "pep_note"]
+
+
+def _row_pep(spec, row, cache, device):
+    """(worst case, note) for one verdict row, or (nan, reason)."""
+    from .experiment import build
+    from .spec import Config
+
+    if not spec.check.get("pep", False):
+        return math.nan, "pep not requested ([check] pep = true)"
+    if row["theorem"] not in ("thm1a", "thm2") or row["statistic"] != "mean":
+        return math.nan, "only the expectation statistics of thm1a / thm2 (mean rows)"
+    if float(row["sigma"]) != 0.0:
+        return math.nan, "sigma > 0: the PEP here is deterministic (docs/pep.md, sigma > 0)"
+    alg_name, option, m, k = str(row["algorithm"]), str(row["option"]), int(row["m"]), int(row["checkpoint"])
+    if alg_name not in SUPPORTED or option not in SUPPORTED[alg_name]["options"]:
+        return math.nan, f"no PEP model for {alg_name} option {option}"
+    problem, _, schedule, _ = build(spec, Config(0.0, m), device)
+    if problem.setup.mirror.name != "euclidean" or problem.setup.kind != "none":
+        return math.nan, f"setup {problem.setup.name}: the PEP model is Euclidean with h = 0, X = R^n"
+    if problem.x_star is None or not problem.constants.attained or problem.constants.M:
+        return math.nan, "needs an attained minimiser and M = 0"
+    L, V = float(problem.constants.L), float(problem.V0())
+    F0 = float(problem.error(problem.x0[None])[0]) if row["theorem"] == "thm2" else None
+    try:
+        r = pep_worst_case(alg_name, m, k, L, V, lam=float(schedule.lam), schedule=spec.schedule["kind"],
+                           option=option, F0_gap=F0, cache=cache)
+    except PEPError as e:
+        return math.nan, f"unsupported: {str(e).splitlines()[0]}"
+    except PEPSolverError as e:
+        return math.nan, f"solver failed: {e.result.solver} status {e.result.status}"
+    return r.worst_case, f"{r.solver} {r.status}; class: L={L:.4g}, V={V:.4g}" + (f", F0_gap={F0:.4g}" if F0 else "")
+
+
+def add_pep_columns(verdicts, specs, cache=None, device="cpu"):
+    """Append PEP_COLUMNS to a verdict table (check.finalize's output; columns spec, theorem, algorithm, option, m,
+    sigma, checkpoint, statistic, value = mean error, bound): ``pep_worst_case`` = sup over the class {L-smooth
+    convex, ‖x0 − x⋆‖² ≤ 2V0 (and F(x0) − F⋆ <= the problem's gap for thm2)} of the same statistic after
+    ``checkpoint`` iterations, ``proof_slack`` = bound / pep_worst_case, ``instance_slack`` = pep_worst_case /
+    value, and ``pep_note`` (the class, or why the row has NaN). Rows of specs without ``[check] pep = true``,
+    σ > 0 rows, non-Euclidean or constrained / composite problems, unsupported algorithms and horizons above the
+    PEP limits get NaN. Returns a new Table (existing columns unchanged)."""
+    from .table import Table
+
+    by_name = {s.name: s for s in specs}
+    memo, cols = {}, {c: [] for c in PEP_COLUMNS}
+    for row in verdicts.rows():
+        spec = by_name.get(str(row["spec"]))
+        key = (str(row["spec"]), str(row["theorem"]), str(row["statistic"]), str(row["algorithm"]),
+               str(row["option"]), int(row["m"]), float(row["sigma"]), int(row["checkpoint"]))
+        if spec is None:
+            wc, note = math.nan, "spec not given"
+        else:
+            if key not in memo:
+                memo[key] = _row_pep(spec, row, cache, device)
+            wc, note = memo[key]
+        b, v = float(row["bound"]), float(row["value"])
+        cols["pep_worst_case"].append(wc)
+        cols["proof_slack"].append(b / wc if wc == wc and wc > 0 else math.nan)
+        cols["instance_slack"].append(wc / v if wc == wc and v > 0 else math.nan)
+        cols["pep_note"].append(note)
+    out = Table({k: verdicts[k] for k in verdicts.names})
+    for c in PEP_COLUMNS:
+        out.columns[c] = np.array(cols[c], dtype=object)
+    return out
