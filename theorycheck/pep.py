@@ -48,7 +48,7 @@ __all__ = ["PEPError", "PEPSolverError", "PEPResult", "SUPPORTED", "K_MAX", "AM2
 
 MODEL_VERSION = 1  # bump when the model changes (invalidates the cache)
 K_MAX = 100  # documented horizon limit for the deterministic methods (docs/pep.md: K = 50 takes ~ seconds)
-AM2_MAX_POINTS = 130  # AM2-SGD, m >= 2: at most this many query points in the index-path tree
+AM2_MAX_POINTS = 100  # AM2-SGD, m >= 2: at most this many points in the index-path tree (m=2: K <= 6; m >= 3: K <= 4)
 EXIT_SOLVER_FAILED = 4  # CLI exit code when the SDP solver fails (0/1/3 are verdicts, 2 is bad input)
 
 # algorithm -> schedules admitted, output options (first = default, the theorem's statistic)
@@ -650,3 +650,68 @@ def add_pep_columns(verdicts, specs, cache=None, device="cpu"):
     for c in PEP_COLUMNS:
         out.columns[c] = np.array(cols[c], dtype=object)
     return out
+
+
+# --- figure ------------------------------------------------------------------------------------------------------
+def _empirical_am1(problem, m, K):
+    """F(x̃_S) − F⋆ of the engine (σ = 0, one replica, Theorem 1 schedule with the problem's L and V0)."""
+    from . import algorithms
+    from .oracles import NoNoise, Oracle
+    from .run import run
+
+    sched = Theorem1(problem.constants.L, problem.V0(), 0.0, 0.0, m, K)
+    alg = algorithms.make("am1", problem.setup, sched, m)
+    res = run(problem, Oracle(problem, NoNoise()), alg, K, range(1), options=["II"], checkpoints=[K], progress=False)
+    return float(res.final("II")[0])
+
+
+def slack_data(Ks=(10, 20, 30, 40, 50), ms=(1, 2, 5, 10), cache=None) -> list[dict]:
+    """Rows {m, K, bound, worst_case, quad, ls}, all divided by L·V (so that problems with different constants
+    share one axis): Theorem 1(a)'s K0(m) (σ = 0), the PEP worst case, and the engine's error on Nesterov's
+    worst-case quadratic (n = 201) and on a random least-squares problem (n = 50, seed 0), AM1-SGD Option II."""
+    from .problems import synthetic
+
+    quad = synthetic.nesterov_worst_case(n=201, L=1.0)
+    ls = synthetic.least_squares(n=50, seed=0)
+    out = []
+    for m in ms:
+        for K in Ks:
+            if K % m:
+                continue
+            r = pep_worst_case("am1", m, K, 1.0, 1.0, cache=cache)
+            eq = _empirical_am1(quad, m, K) / (quad.constants.L * quad.V0())
+            el = _empirical_am1(ls, m, K) / (ls.constants.L * ls.V0())
+            out.append({"m": m, "K": K, "bound": r.bound, "worst_case": r.worst_case, "quad": eq, "ls": el,
+                        "seconds": r.seconds})
+    return out
+
+
+def figure_pep_slack(path="figures/fig_pep_slack.png", Ks=(10, 20, 30, 40, 50), ms=(1, 2, 5, 10), cache=None):
+    """figures/fig_pep_slack.png: against K, one panel per m, Theorem 1(a)'s bound, the PEP worst case and the
+    engine's error on the worst-case quadratic and on random least squares (σ = 0), all / (L·V). Returns the data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = slack_data(Ks, ms, cache)
+    fig, axes = plt.subplots(1, len(ms), figsize=(3.4 * len(ms), 3.2), sharey=True)
+    for ax, m in zip(np.atleast_1d(axes), ms):
+        d = [r for r in data if r["m"] == m]
+        K = [r["K"] for r in d]
+        ax.loglog(K, [r["bound"] for r in d], "k-", label="bound K0(m) (Thm 1a, σ=0)")
+        ax.loglog(K, [r["worst_case"] for r in d], "C3o-", label="PEP worst case (exact)")
+        ax.loglog(K, [r["quad"] for r in d], "C0s--", label="engine: worst-case quadratic")
+        ax.loglog(K, [r["ls"] for r in d], "C2^:", label="engine: random least squares")
+        ax.set_title(f"AM1-SGD, m = {m}")
+        ax.set_xlabel("K")
+        ax.grid(True, which="both", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("(F(x̃_S) − F⋆) / (L·V)")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Where the slack lives: bound / worst case = proof slack; worst case / observed = instance slack",
+                 fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return data
