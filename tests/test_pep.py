@@ -204,3 +204,74 @@ def test_cli(capsys, tmp_path):
 def test_theorem1_K50(m):
     r = pep.pep_worst_case("am1", m, 50)
     assert r.worst_case <= r.bound * (1 + 1e-7)
+
+
+def test_cli_solver_failure_exit_code(monkeypatch, capsys, tmp_path):
+    from theorycheck.cli import main
+
+    monkeypatch.setitem(pep.SOLVER_OPTIONS, "SCS", {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 3})
+    rc = main(["pep", "--algorithm", "am1", "--m", "2", "--K", "10", "--solver", "SCS", "--no-cache", "--json",
+               "--cache", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == pep.EXIT_SOLVER_FAILED and out["worst_case"] is None and out["status"] != "optimal"
+
+
+SPEC = """
+theorem = "{thm}"
+[problem]
+family = "least_squares"
+params = {{ n = 10, seed = 1 }}
+[noise]
+model = "sphere"
+sigma = [0.0, 0.1]
+[algorithm]
+name = "{alg}"
+m = [1, 2]
+options = ["II"]
+[schedule]
+kind = "{kind}"
+[run]
+K = 12
+seeds = 4
+checkpoints = [6, 12]
+[check]
+pep = true
+"""
+
+
+@pytest.mark.parametrize("thm,alg,kind", [("thm1a", "am1", "theorem1"), ("thm2", "am2", "theorem2")])
+def test_check_decomposition_columns(tmp_path, thm, alg, kind):
+    """[check] pep = true appends pep_worst_case, proof_slack, instance_slack, pep_note: finite for sigma = 0 rows
+    within the limits (worst case between the mean and the theorem's bound), NaN with a reason elsewhere."""
+    from theorycheck.cli import main
+    from theorycheck.table import Table
+
+    f = tmp_path / f"pep_{thm}.toml"
+    f.write_text(SPEC.format(thm=thm, alg=alg, kind=kind))
+    rc = main(["check", str(f), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert rc == 0
+    t = Table.read_csv(tmp_path / "out" / "verdicts.csv")
+    for c in ["spec", "bound", "verdict", *pep.PEP_COLUMNS]:
+        assert c in t
+    done = 0
+    for r in t.rows():
+        wc = float(r["pep_worst_case"])
+        if float(r["sigma"]) > 0:
+            assert math.isnan(wc) and "sigma > 0" in str(r["pep_note"])
+            continue
+        if alg == "am2" and int(r["m"]) == 2 and int(r["checkpoint"]) == 12:
+            assert math.isnan(wc) and "index paths" in str(r["pep_note"])
+            continue
+        done += 1
+        assert float(r["value"]) <= wc * (1 + 1e-9)
+        if r["bound_form"] == "theorem" or str(r["comparator"]) == "x_star":
+            assert float(r["proof_slack"]) >= 1 - 1e-7
+        assert math.isclose(float(r["instance_slack"]), wc / float(r["value"]), rel_tol=1e-9)
+    assert done >= 4
+
+
+def test_figure(tmp_path):
+    data = pep.figure_pep_slack(tmp_path / "fig.png", Ks=(10,), ms=(1, 2), cache=tmp_path)
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+    for r in data:
+        assert max(r["quad"], r["ls"]) <= r["worst_case"] * (1 + 1e-9) <= r["bound"] * (1 + 1e-7)
