@@ -275,3 +275,15 @@ def test_figure(tmp_path):
     assert (tmp_path / "fig.png").stat().st_size > 1000
     for r in data:
         assert max(r["quad"], r["ls"]) <= r["worst_case"] * (1 + 1e-9) <= r["bound"] * (1 + 1e-7)
+
+
+def test_noise_lower_bound():
+    """sigma > 0 (research item): the two-point-noise PEP equals the deterministic worst case at sigma = 0, grows
+    with sigma, and stays below Theorem 1(a)'s bound with sigma (it is a lower bound on the class's worst case)."""
+    det = pep.pep_worst_case("am1", 1, 3, L=1.0, V=0.5).worst_case
+    r0 = pep.pep_noise_lower_bound("am1", 1, 3, 1.0, 0.5, 0.0)
+    assert math.isclose(r0["lower_bound"], det, rel_tol=1e-6)
+    r = pep.pep_noise_lower_bound("am1", 1, 3, 1.0, 0.5, 0.1)
+    assert r["lower_bound"] > det and r["lower_bound"] <= r["bound"]
+    with pytest.raises(pep.PEPError, match="K must be"):
+        pep.pep_noise_lower_bound("am1", 1, pep.NOISE_K_MAX + 1, 1.0, 0.5, 0.1)

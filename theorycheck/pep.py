@@ -42,7 +42,7 @@ from pathlib import Path
 from . import __version__
 from .schedules import Constant, Theorem1, Theorem2
 
-__all__ = ["PEPError", "PEPSolverError", "PEPResult", "SUPPORTED", "K_MAX", "AM2_MAX_POINTS", "pep_worst_case",
+__all__ = ["pep_noise_lower_bound", "PEPError", "PEPSolverError", "PEPResult", "SUPPORTED", "K_MAX", "AM2_MAX_POINTS", "pep_worst_case",
            "trace", "am2_paths", "am2_model_points", "make_schedule", "theorem_bound", "available_solvers",
            "add_pep_columns", "PEP_COLUMNS"]
 
@@ -715,3 +715,77 @@ def figure_pep_slack(path="figures/fig_pep_slack.png", Ks=(10, 20, 30, 40, 50), 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return data
+
+
+# --- sigma > 0: a lower bound with two-point noise (research item, docs/pep.md) ----------------------------------
+NOISE_K_MAX = 5  # 2^K noise paths
+
+
+def pep_noise_lower_bound(algorithm: str, m: int, K: int, L: float, V: float, sigma: float, solver=None):
+    """A lower bound on sup E F(x̃_S) − F⋆ over L-smooth convex F with ‖x0 − x⋆‖² ≤ 2V and oracles satisfying
+    [ZJDC] assumptions (b), (c) with σ (THEORY §1.3), for AM1-SGD / AC-SA run with Theorem 1's schedule for this σ.
+
+    The oracle is restricted to g_k = ∇f(x_k) ± e_k with a fair sign and a free vector e_k, ‖e_k‖ <= σ, chosen per
+    history (zero mean, variance ‖e_k‖² <= σ²). All 2^K sign paths share one f in one PEP and the objective is
+    their average, so the value is exactly the worst case over this restricted oracle family: a lower bound on the
+    theorem's class (a value above Theorem 1(a)'s bound would prove the bound false). Caveat: the noise may depend
+    on the history, not only on x_k; the two coincide whenever the query points of different histories differ
+    (generic). K <= NOISE_K_MAX. Returns {lower_bound, bound (thm1a_bound with σ), solver, status, residuals}."""
+    from PEPit import PEP, Point
+    from PEPit.functions import SmoothConvexFunction
+
+    from .theory import bounds
+
+    if algorithm not in ("am1", "acsa"):
+        raise PEPError(f"the sigma > 0 lower bound supports am1 and acsa (Theorem 1 schedule), got {algorithm!r}")
+    if algorithm == "acsa" and m != 1:
+        raise PEPError(f"acsa takes no m (m = 1), got m={m}")
+    if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= NOISE_K_MAX or K % m:
+        raise PEPError(f"K must be a multiple of m in [1, {NOISE_K_MAX}] (2^K noise paths), got K={K!r}, m={m}")
+    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma >= 0):
+        raise PEPError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    _validate("am1" if algorithm == "am1" else "acsa", "theorem1", "II", m, K, L, V, None, None)
+    sv = _pick_solver(solver)
+    if solver is None:  # SCS needs minutes on these trees at sigma ~ 1; Clarabel seconds (docs/pep.md)
+        sv = sorted(sv, key=lambda x: x != "CLARABEL")
+    L, V = float(L), float(V)
+    sched = Theorem1(L, V, float(sigma), 0.0, m, K)
+    sched_n = Theorem1(1.0, 0.5, float(sigma) / (L * math.sqrt(2 * V)), 0.0, m, K)
+    assert math.isclose(sched.lam, sched_n.lam, rel_tol=1e-12)
+    s2n = (float(sigma) / (L * math.sqrt(2 * V))) ** 2
+    bound = bounds.thm1a_bound(L, V, float(sigma), 0.0, m, K)
+    last = None
+    for s in sv:
+        problem = PEP()
+        func = problem.declare_function(SmoothConvexFunction, L=1.0)
+        xs = func.stationary_point()
+        fs = func(xs)
+        x0 = problem.set_initial_point()
+        problem.set_initial_condition((x0 - xs) ** 2 <= 1.0)
+        gcache, ecache = {}, {}
+        metric = None
+        for bits in range(2 ** K):
+            signs = [1.0 if (bits >> k) & 1 else -1.0 for k in range(K)]
+            step = {"k": 0}
+
+            def grad(x, signs=signs, step=step):
+                k = step["k"]
+                step["k"] += 1
+                pre = tuple(signs[:k])
+                if pre not in gcache:
+                    gcache[pre] = func.gradient(x)
+                    e = Point()
+                    problem.add_constraint(e ** 2 <= s2n)
+                    ecache[pre] = e
+                return gcache[pre] + signs[k] * ecache[pre]
+
+            out = trace("am1", sched_n, m, K, "II", x0, grad)
+            t = (1.0 / 2 ** K) * func(out)
+            metric = t if metric is None else metric + t
+        problem.set_performance_metric(metric - fs)
+        value, status, res = _solve_sparse(problem, s)
+        last = {"lower_bound": None if value is None else value * 2 * L * V, "bound": bound, "solver": s,
+                "status": status, "residuals": res, "lam": sched.lam, "n_paths": 2 ** K}
+        if value is not None and _accept(status, res):
+            return last
+    raise PEPSolverError(f"no SDP solver returned an accepted answer: {last['status']}", None)
