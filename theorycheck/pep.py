@@ -349,7 +349,7 @@ def _validate(algorithm, schedule, option, m, K, L, V, lam, F0_gap):
             ok = [k for k in range(1, K_MAX + 1) if am2_model_points(m, k) <= AM2_MAX_POINTS]
             raise PEPError(f"AM2-SGD with m={m}: the exact expectation over index paths needs {n} points at K={K}, "
                            f"above the limit {AM2_MAX_POINTS}; supported: K <= {max(ok) if ok else 0} for m={m} "
-                           "(m = 1 is deterministic: K <= {K_MAX})".replace("{K_MAX}", str(K_MAX)))
+                           f"(m = 1 is deterministic: K <= {K_MAX})")
     for name, v in (("L", L), ("V", V)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             raise PEPError(f"{name} must be a finite number > 0, got {v!r}")
