@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import data as data_cmd
 
     data_cmd.register(sub)
+    from .commands import pep as pep_cmd; pep_cmd.register(sub)  # noqa: E702
     try:
         from .commands import figures as figures_cmd
 
@@ -142,6 +143,10 @@ def cmd_check(args) -> int:
     rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
+    if any(s.check.get("pep") for s in specs):  # opt-in: exact worst cases next to bound and mean (docs/pep.md)
+        from .pep import add_pep_columns
+
+        verdicts = add_pep_columns(verdicts, specs, device=args.device)
     out = Path(args.out)
     Table.concat(tables).to_csv(out / "results.csv")
     verdicts.to_csv(out / "verdicts.csv")

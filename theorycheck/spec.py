@@ -52,7 +52,8 @@ SCHEMA = {
               "bound_scale": ((float, int), False, "multiply every bound (negative controls) > 0"),
               "form": (str, False, "'auto', 'theorem' or 'comparator'"),
               "force": (bool, False, "evaluate even when assumptions fail (negative controls)"),
-              "lemma1": (bool, False, "record the pathwise Lemma 1 certificate")},
+              "lemma1": (bool, False, "record the pathwise Lemma 1 certificate"),
+              "pep": (bool, False, "add PEP worst-case columns to the verdicts (sigma = 0 rows; docs/pep.md)")},
 }
 
 
