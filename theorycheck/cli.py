@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.resources
+import re
 import sys
 from pathlib import Path
 
@@ -234,12 +235,12 @@ def cmd_list(args) -> int:
 
 
 def first_sentence(doc: str | None) -> str:
-    """The first sentence of a docstring's first paragraph, whole (lines joined; never cut mid-sentence)."""
+    """The first sentence of a docstring's first paragraph, whole: lines are joined, and the sentence ends at a
+    period followed by a space and a capital letter (so "et al. 2009" or "i.e. torch" do not end it), or at the
+    end of the paragraph. Never cut mid-sentence."""
     para = " ".join((doc or "").strip().split("\n\n")[0].split())
-    for i in range(len(para) - 1):
-        if para[i] == "." and para[i + 1] == " " and not para[max(0, i - 3):i + 1].endswith(("e.g.", "i.e.")):
-            return para[:i + 1]
-    return para
+    m = re.search(r"(?<!\be\.g)(?<!\bi\.e)\.(?= [A-Z])", para)
+    return para[:m.end()] if m else para
 
 
 def main(argv=None) -> int:
