@@ -63,7 +63,9 @@ def _common(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="theorycheck", description=DESCRIPTION, epilog=EPILOG,
+    import textwrap
+
+    ap = argparse.ArgumentParser(prog="theorycheck", description=textwrap.fill(DESCRIPTION, 79), epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"theorycheck {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)

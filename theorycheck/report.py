@@ -16,7 +16,7 @@ LEGEND = """legend:
   statistic  mean: the mean error F(output) − F_ref over seeds; P(error>...): fraction of seeds above the threshold
   value, CI  the statistic and its Holm-adjusted one-sided lower and upper confidence limits
   bound      the theorem's bound on the statistic (K0(m), bound (3), or the allowed probability for Theorem 1(b))
-  ratio      bound / value: the tightness (1 = tight; below 1 only when the bound is exceeded)
+  ratio      bound / value: the tightness (1 = tight; below 1: the estimate exceeds the bound)
   form       theorem: the bound as printed (needs a minimiser and the true V); comparator: the bound for the η run,
              minimised over the problem's comparator points; lemma1: the pathwise Lemma 1 certificate
   verdict    holds: upper limit < bound; violated: lower limit > bound; inconclusive: neither;
@@ -88,10 +88,12 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
         lines.append(f"{str(r['spec'])[:24]:<24} {r['option']:<4} {int(r['m']):>4} {_fmt(r['sigma']):>7}{bval} "
                      f"{int(r['K']):>6} {str(r['statistic'])[:32]:<32} {_fmt(r['value']):>9} {ci:>21} "
                      f"{_fmt(r['bound']):>9} {_fmt(r['ratio']):>7} {str(r['bound_form']):<10} {r['verdict']}")
-    if final_only and len(rows) < len(all_rows):
-        lines.append(f"(k = K only; {len(all_rows) - len(rows)} tests at intermediate checkpoints are in "
-                     f"verdicts.csv, and those not holding are listed below)")
     bad = [r for r in all_rows if r["verdict"] != "holds"]
+    if final_only and len(rows) < len(all_rows):
+        n_mid_bad = sum(1 for r in bad if int(r["checkpoint"]) != int(r["K"]))
+        lines.append(f"(k = K only; {len(all_rows) - len(rows)} tests at intermediate checkpoints are in "
+                     f"verdicts.csv" + (f"; the {n_mid_bad} of them not holding are listed below)" if n_mid_bad
+                                        else "; all of them hold)"))
     if bad:
         lines += ["", f"not holding ({len(bad)} of {len(all_rows)} tests), with reasons:"]
         for r in bad:

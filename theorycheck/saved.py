@@ -42,6 +42,10 @@ def _jsonable(v):
     raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
+def _float(v) -> float:
+    return math.nan if v is None else float(v)
+
+
 def _dumps(d) -> str:
     return json.dumps(d, indent=1, sort_keys=True, default=_jsonable)
 
@@ -128,12 +132,12 @@ def config_context(spec: Spec, cfg, table, device="cpu", rows=None) -> dict:
             "F0_gap": float(problem.error(problem.x0[None])[0]),
             "comparators": [{"name": u.name, "delta": float(u.delta), "V": float(u.V)} for u in pts[:n_decl]],
             "segment_comparators": [{"name": u.name, "delta": float(u.delta), "V": float(u.V)} for u in pts[n_decl:]],
-            "L_tight": float(getattr(problem, "L_tight", math.nan)),
-            "half_norm_sq": float(getattr(cert, "half_norm_sq", math.nan)),
+            "L_tight": _float(getattr(problem, "L_tight", None)),
+            "half_norm_sq": _float(getattr(cert, "half_norm_sq", None)),
         },
         "oracle": {"sigma": float(oracle.sigma), "batch": cfg.batch},
-        "schedule": {"eta0": float(schedule.eta(0)), "lam": float(getattr(schedule, "lam", math.nan)),
-                     "V": float(getattr(schedule, "V", math.nan))},
+        "schedule": {"eta0": float(schedule.eta(0)), "lam": _float(getattr(schedule, "lam", None)),
+                     "V": _float(getattr(schedule, "V", None))},
         "algorithm": {"name": alg.name, "m": int(getattr(alg, "m", None) or 1)},
         "tests": tests,
     }
