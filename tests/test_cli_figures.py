@@ -137,3 +137,11 @@ def test_saved_spec_round_trip(tmp_path):
     for cfg in spec.configs():
         assert back.fingerprint(cfg, 4, "float64", "cpu") == spec.fingerprint(cfg, 4, "float64", "cpu")
     assert saved.saved_spec_names(out) == ["tiny_rt"]
+
+
+def test_figures_out_is_an_existing_file(tmp_path, capsys):
+    spec, out = run_spec(tmp_path, "tiny_out")
+    f = tmp_path / "taken"
+    f.write_text("keep")
+    assert main(["figures", "--results", str(out), "--out", str(f)]) == 2
+    assert "--out" in capsys.readouterr().err and f.read_text() == "keep"

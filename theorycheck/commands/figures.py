@@ -1,7 +1,8 @@
 """`theorycheck figures [SPEC ...] [--results DIR] [--out DIR]`: draw figures from saved results only.
 
 Wire-up: the CLI calls :func:`register` with its subparsers object. Exit codes: 0 ok, 2 when results are missing or
-stale (the message names the ``theorycheck run SPEC --out DIR`` command that produces them) or a spec is invalid.
+stale (the message names the ``theorycheck run SPEC --out DIR`` command that produces them), a spec is invalid or
+``--out`` is not a usable folder; 5 (from the CLI's main) on an internal error.
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def cmd_figures(args) -> int:
         return 0
     t0 = time.perf_counter()
     try:
+        from ..validate import check_out_dir
+
+        check_out_dir(args.out)
         paths = make_figures(args.specs or None, args.results, args.out)
     except ResultsError as e:
         print(f"theorycheck figures: error: {e}", file=sys.stderr)
