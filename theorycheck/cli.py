@@ -159,9 +159,8 @@ def _no_verdict_reason(specs) -> str:
 
 
 def cmd_run(args) -> int:
-    from .table import Table
-
     from .outputs import write_tables
+    from .table import Table
 
     specs = _load_all(args)
     _validate(specs, args)
@@ -175,9 +174,8 @@ def cmd_run(args) -> int:
 def cmd_check(args) -> int:
     from .check import exit_code, finalize
     from .report import format_verdicts
-    from .table import Table
-
     from .outputs import write_tables
+    from .table import Table
 
     specs = _load_all(args)
     _validate(specs, args)
