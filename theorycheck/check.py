@@ -29,7 +29,7 @@ from .theory.assumptions import check_assumptions
 
 COLUMNS = ["spec", "theorem", "algorithm", "option", "m", "sigma", "K", "checkpoint", "n_seeds", "statistic",
            "value", "ci_low", "ci_high", "bound", "ratio", "correction", "verdict", "bound_form", "comparator",
-           "p_holds", "p_violated", "seeds_needed", "n_diverged", "assumptions"]
+           "p_holds", "p_violated", "seeds_needed", "n_diverged", "assumptions", "batch"]
 
 
 def _errors(table: Table, option: str):
@@ -178,8 +178,11 @@ def finalize(rows: list[dict], alpha: float = 0.05) -> Table:
 
 
 def exit_code(verdicts: Table) -> int:
-    """0 all hold, 1 something violated, 3 inconclusive (or untestable) only."""
-    v = set(verdicts["verdict"].tolist()) if len(verdicts) else set()
+    """0 all hold, 1 something violated, 3 inconclusive (or untestable) only, or no verdict at all (nothing tested
+    is not success)."""
+    if not len(verdicts):
+        return 3
+    v = set(verdicts["verdict"].tolist())
     if "violated" in v:
         return 1
     if v - {"holds"}:

@@ -1,17 +1,30 @@
-"""Command line: ``theorycheck {check,run,list,data,figures}``. Thin: parse, load specs, call the library, print,
-set the exit code (0 all hold, 1 something violated, 2 bad input, 3 inconclusive only)."""
+"""Command line: ``theorycheck {check,run,check-cm,list,data,figures}``. Thin: parse, validate the whole
+invocation, call the library, print, set the exit code (codes in :mod:`theorycheck.errors`)."""
 from __future__ import annotations
 
 import argparse
 import importlib.resources
+import re
 import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NOT_ALL_HOLD, crash_message, save_traceback
 from .spec import THEOREMS, SpecError, load_spec
 
 PACKAGED_SPECS = Path(importlib.resources.files("theorycheck.specs"))
-EXIT_BAD_INPUT = 2
+DESCRIPTION = ("Executable, falsifiable checks of convergence theorems for stochastic convex optimization: run an "
+               "algorithm on a problem over many seeds and give a statistical verdict (holds, violated, "
+               "inconclusive) on a theorem's bound.")
+EPILOG = """exit codes:
+  0  every test holds
+  1  at least one test is violated
+  2  bad input (spec, argument, output folder or data file); nothing is run or written
+  3  nothing violated, but not everything holds (inconclusive, assumptions failed), or no verdict at all
+  5  internal error: one line of cause, the traceback saved to a file; no verdicts are written
+130  interrupted; finished configurations are saved and reused by a re-run
+
+Details: docs/checks.md."""
 
 
 def spec_dirs() -> list[Path]:
@@ -50,7 +63,10 @@ def _common(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="theorycheck", description=__doc__.splitlines()[0])
+    import textwrap
+
+    ap = argparse.ArgumentParser(prog="theorycheck", description=textwrap.fill(DESCRIPTION, 79), epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"theorycheck {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -108,9 +124,18 @@ def _progress(args):
     return False if args.no_progress else None
 
 
+def _validate(specs, args) -> None:
+    """Everything is checked before anything is computed or written (exit 2 on failure)."""
+    from .validate import check_invocation
+
+    check_invocation(specs, args.out, args.device)
+
+
 def _run_specs(specs, args, evaluate: bool):
     from .check import evaluate as evaluate_cfg
-    from .experiment import run_or_load
+    from .experiment import build, run_or_load
+    from .outputs import label_batch
+    from .saved import save_context, save_spec
 
     rows, tables = [], []
     for spec in specs:
@@ -118,18 +143,31 @@ def _run_specs(specs, args, evaluate: bool):
             print(f"[{spec.name}] {cfg.key}: {args.seeds or spec.n_seeds} seeds, K={spec.K}", file=sys.stderr)
             t = run_or_load(spec, cfg, args.out, args.seeds, args.device, args.dtype, _progress(args))
             tables.append(t)
+            r = label_batch(evaluate_cfg(spec, cfg, t, args.device), cfg, build(spec, cfg, args.device)[1].sigma)
+            # what `theorycheck figures` needs besides the raw table: the spec, constants, bounds (saved.py)
+            save_spec(spec, args.out)
+            save_context(spec, cfg, args.out, t, args.device, r)
             if evaluate:
-                rows += evaluate_cfg(spec, cfg, t, args.device)
+                rows += r
     return rows, tables
 
 
+def _no_verdict_reason(specs) -> str:
+    none = [s.name for s in specs if s.theorem == "none"]
+    why = f"spec(s) {', '.join(none)} have theorem = 'none' (results only; use 'theorycheck run')" if none else \
+        "the specs produced no test"
+    return f"theorycheck: no verdict: {why}; exit {EXIT_NOT_ALL_HOLD} (nothing was tested, which is not success)"
+
+
 def cmd_run(args) -> int:
+    from .outputs import write_tables
     from .table import Table
 
     specs = _load_all(args)
+    _validate(specs, args)
     _, tables = _run_specs(specs, args, evaluate=False)
     out = Path(args.out)
-    Table.concat(tables).to_csv(out / "results.csv")
+    write_tables(out, {"results.csv": Table.concat(tables)})
     print(f"wrote {out / 'results.csv'} and {out / 'raw'}/")
     return 0
 
@@ -137,9 +175,11 @@ def cmd_run(args) -> int:
 def cmd_check(args) -> int:
     from .check import exit_code, finalize
     from .report import format_verdicts
+    from .outputs import write_tables
     from .table import Table
 
     specs = _load_all(args)
+    _validate(specs, args)
     rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
@@ -147,11 +187,14 @@ def cmd_check(args) -> int:
         from .pep import add_pep_columns
 
         verdicts = add_pep_columns(verdicts, specs, device=args.device)
+    report = format_verdicts(verdicts, alpha)  # rendered before anything is written
     out = Path(args.out)
-    Table.concat(tables).to_csv(out / "results.csv")
-    verdicts.to_csv(out / "verdicts.csv")
-    print(format_verdicts(verdicts, alpha))
+    write_tables(out, {"results.csv": Table.concat(tables), "verdicts.csv": verdicts})
+    print(report)
     print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
+    if not len(verdicts):
+        print(_no_verdict_reason(specs), file=sys.stderr)
+        return EXIT_NOT_ALL_HOLD
     return exit_code(verdicts)
 
 
@@ -164,9 +207,14 @@ def cmd_check_cm(args) -> int:
         raise SpecError(f"--seeds must be >= 2, got {args.seeds}")
     if any(s < 0 for s in args.sigmas) or any(T < 1 for T in args.T):
         raise SpecError(f"--sigmas must be >= 0 and --T >= 1, got {args.sigmas} and {args.T}")
+    from .outputs import write_tables
+    from .validate import check_out_dir
+
+    check_out_dir(args.out)
     verdicts = check_cutkosky_mehta(sigmas=tuple(args.sigmas), T=args.T, seeds=range(args.seeds))
-    verdicts.to_csv(Path(args.out) / "verdicts_cm.csv")
-    print(format_verdicts(verdicts))
+    report = format_verdicts(verdicts)
+    write_tables(args.out, {"verdicts_cm.csv": verdicts})
+    print(report)
     print(f"\nwrote {Path(args.out) / 'verdicts_cm.csv'} (rows marked 'theorem (vacuous)' hold for any algorithm)")
     return exit_code(verdicts)
 
@@ -184,24 +232,41 @@ def cmd_list(args) -> int:
                 print(f"  {p.stem:<28} INVALID  {e}")
     print("algorithms:")
     for name, cls in sorted(ALGORITHMS.items()):
-        print(f"  {name:<16} options {', '.join(cls.options):<16} {(cls.__doc__ or '').strip().splitlines()[0]}")
+        print(f"  {name:<16} options {', '.join(cls.options):<16} {first_sentence(cls.__doc__)}")
     print("theorems:")
     for k, v in THEOREMS.items():
         print(f"  {k:<6} {v}")
     return 0
 
 
+def first_sentence(doc: str | None) -> str:
+    """The first sentence of a docstring's first paragraph, whole: lines are joined, and the sentence ends at a
+    period followed by a space and a capital letter (so "et al. 2009" or "i.e. torch" do not end it), or at the
+    end of the paragraph. Never cut mid-sentence."""
+    para = " ".join((doc or "").strip().split("\n\n")[0].split())
+    m = re.search(r"(?<!\be\.g)(?<!\bi\.e)\.(?= [A-Z])", para)
+    return para[:m.end()] if m else para
+
+
 def main(argv=None) -> int:
+    """Exit codes: see :mod:`theorycheck.errors` (0 holds, 1 violated, 2 bad input, 3 not all hold / no verdict,
+    5 internal error, 130 interrupted)."""
+    from .data import DataError
+
     ap = build_parser()
     args = ap.parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, ValueError) as e:
+    except (SpecError, DataError) as e:
         print(f"theorycheck: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("theorycheck: interrupted; finished configurations are saved and will be reused", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a crash is not a verdict: its own exit code, one line, the traceback in a file
+        path = save_traceback(e, sys.argv[1:] if argv is None else argv)
+        print(crash_message(e, path), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Figures from saved results (``theorycheck figures``): data preparation, bounds, drawing.
 
-Reads only the raw per-configuration tables ``DIR/raw/<spec>/<config>.csv`` that ``theorycheck run SPEC --out DIR``
-writes (their fingerprint must match the spec); it never runs an experiment. Building a spec's problem (to read its
-declared constants and comparators) is allowed: it loads data, it does not iterate.
+Reads only what ``theorycheck run SPEC --out DIR`` (or ``check``) saved in ``DIR/raw/<spec>/``: the raw
+per-configuration tables ``<config>.csv`` (their fingerprint must match the spec), the spec itself (``spec.json``)
+and each configuration's context (``<config>.context.json``: declared constants, comparator points, σ, η, λ and
+the tests' bounds; see :mod:`theorycheck.saved`). It never runs an experiment and needs no data set and no spec
+file. Results saved by an older version without contexts fall back to building the problem (which loads its data).
 
 Conventions. ``error`` is F(output) − F_ref per seed (F_ref = F⋆, or the certified F_inf on a9a, where the infimum
 is not attained). Means and standard deviations (ddof = 1) are over seeds at one checkpoint, over the seeds that did
@@ -27,8 +29,9 @@ import numpy as np
 
 from . import stats
 from .check import comparator_points
+from . import saved
 from .experiment import build, raw_path
-from .spec import Config, Spec, load_spec
+from .spec import Config, Spec, SpecError, load_spec
 from .table import Table
 from .theory import bounds
 
@@ -37,7 +40,7 @@ __all__ = [
     "load_spec_named", "run_command", "load_results", "error_matrix", "curve", "final_errors",
     "expectation_bound", "theorem_bound", "thm1b_quantile_bound", "markov_quantile_bound",
     "convergence_data", "effect_of_m_data", "quantile_data", "tightness_data", "options_data",
-    "draw_generic", "make_figures", "figure_specs",
+    "draw_generic", "make_figures", "figure_specs", "discover_specs", "initial_gap",
 ]
 
 ALG_NAMES = {"am1": "AM1-SGD (Alg. 1)", "am1_momentum": "AM1-SGD (Alg. 2)", "am1_efficient": "AM1-SGD (Alg. 5)",
@@ -59,11 +62,19 @@ class ResultsError(ValueError):
 
 
 # --- loading -------------------------------------------------------------------------------------------------------
-def load_spec_named(name) -> Spec:
-    """A spec from a path or a name in ./problems or the packaged specs (as the CLI resolves it)."""
+def load_spec_named(name, results_dir=None) -> Spec:
+    """A spec from a path or a name in ./problems or the packaged specs (as the CLI resolves it); when no such
+    file exists, the spec saved with the results in ``results_dir`` (``raw/<name>/spec.json``)."""
     from .cli import resolve_spec
 
-    return load_spec(resolve_spec(str(name)))
+    try:
+        return load_spec(resolve_spec(str(name)))
+    except SpecError:
+        s = saved.load_saved_spec(results_dir, str(name)) if results_dir is not None and \
+            str(name) == Path(str(name)).name else None
+        if s is None:
+            raise
+        return s
 
 
 def run_command(spec: Spec, results_dir) -> str:
@@ -81,6 +92,7 @@ class SpecResults:
 
     spec: Spec
     tables: dict
+    contexts: dict = field(default_factory=dict)  # cfg.key -> saved context (theorycheck.saved) or None
     _built: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -97,10 +109,17 @@ class SpecResults:
         raise KeyError(f"{self.spec.name}: no configuration with sigma={sigma}, m={m}")
 
     def build(self, cfg: Config):
-        """(problem, oracle, schedule, algorithm) of a configuration (cached)."""
+        """(problem, oracle, schedule, algorithm) of a configuration (cached): stand-ins rebuilt from the saved
+        context when there is one (no data needed), else built from the spec."""
         if cfg.key not in self._built:
-            self._built[cfg.key] = build(self.spec, cfg)
+            ctx = self.contexts.get(cfg.key)
+            self._built[cfg.key] = saved.built_from_context(ctx) if ctx else build(self.spec, cfg)
         return self._built[cfg.key]
+
+    @property
+    def self_contained(self) -> bool:
+        """True when every configuration has its saved context (figures and claims need no data)."""
+        return all(self.contexts.get(c.key) for c in self.configs)
 
     def options(self, cfg: Config) -> list[str]:
         return self.table(cfg).unique("option")
@@ -113,7 +132,7 @@ def _seeds_dtype_device(t: Table):
 def load_results(spec: Spec, results_dir) -> SpecResults:
     """Every configuration's saved raw table; raises :class:`ResultsError` naming the command to run when one is
     missing or was produced by a different version of the spec (fingerprint mismatch)."""
-    missing, stale, tables = [], [], {}
+    missing, stale, tables, contexts = [], [], {}, {}
     for cfg in spec.configs():
         path = raw_path(results_dir, spec, cfg)
         meta = path.with_suffix(".json")
@@ -129,6 +148,7 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
             stale.append(cfg.key)
             continue
         tables[cfg.key] = t
+        contexts[cfg.key] = saved.load_context(results_dir, spec, cfg, fp)
     if missing or stale:
         cmd = run_command(spec, results_dir)
         what = []
@@ -138,7 +158,7 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
             what.append(f"stale (the spec changed since) for {', '.join(stale)}")
         raise ResultsError(f"results of spec {spec.name} in {results_dir} are {'; '.join(what)}; produce them with: "
                            f"{cmd}", [cmd])
-    return SpecResults(spec, tables)
+    return SpecResults(spec, tables, contexts)
 
 
 # --- data preparation ----------------------------------------------------------------------------------------------
@@ -197,6 +217,13 @@ class BoundCurve:
     comparators: list = field(default_factory=list)
 
 
+def initial_gap(problem) -> float:
+    """F(x0) − F_ref (saved in the context, else evaluated on the built problem)."""
+    if hasattr(problem, "F0_gap"):
+        return float(problem.F0_gap)
+    return float(problem.error(problem.x0[None])[0])
+
+
 def _theorem_of(spec: Spec) -> str | None:
     return {"theorem1": "thm1a", "theorem2": "thm2"}.get(spec.schedule["kind"])
 
@@ -211,7 +238,7 @@ def expectation_bound(res: SpecResults, cfg: Config, ks) -> BoundCurve | None:
         return None
     c = problem.constants
     eta, sigma, m = schedule.eta(0), oracle.sigma, cfg.m
-    F0_gap = float(problem.error(problem.x0[None])[0])
+    F0_gap = initial_gap(problem)
     ks = np.asarray([int(k) for k in ks if k > 0])
     vals, names = [], []
     points = comparator_points(problem)
@@ -245,7 +272,7 @@ def theorem_bound(res: SpecResults, cfg: Config) -> float | None:
     K = res.spec.K
     if thm == "thm1a":
         return bounds.thm1a_bound(c.L, V, oracle.sigma, c.M, cfg.m, K)
-    return bounds.thm2_bound(c.L, V, oracle.sigma, c.M, cfg.m, K, float(problem.error(problem.x0[None])[0]))
+    return bounds.thm2_bound(c.L, V, oracle.sigma, c.M, cfg.m, K, initial_gap(problem))
 
 
 def thm1b_quantile_bound(res: SpecResults, cfg: Config, probs) -> np.ndarray | None:
@@ -472,8 +499,7 @@ def draw_convergence_grid(res: SpecResults, out_dir, name, title) -> list[str]:
     fig = _figure(4.6 * ncol, 3.7 * nrow)
     axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
     data = convergence_data(res)
-    problem = res.build(res.configs[0])[0]
-    F0 = float(problem.error(problem.x0[None])[0])
+    F0 = initial_gap(res.build(res.configs[0])[0])
     for i, s in enumerate(sigmas):
         ax = axes[i]
         for d in [d for d in data if math.isclose(d["config"].sigma, s)]:
@@ -789,14 +815,36 @@ def figure_specs() -> list[str]:
     return list(dict.fromkeys(s for specs, _ in FIGURES.values() for s in specs))
 
 
+def discover_specs(results_dir) -> list[Spec]:
+    """The specs whose results are in DIR/raw/: each folder's saved spec.json, or (results saved before specs were
+    saved with them) the spec file of the same name. Sorted by name."""
+    raw = Path(results_dir) / "raw"
+    out = []
+    for d in sorted(p for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []:
+        s = saved.load_saved_spec(results_dir, d.name)
+        if s is None and any(d.glob("*.csv")):
+            try:
+                s = load_spec_named(d.name)
+            except SpecError:
+                continue
+        if s is not None:
+            out.append(s)
+    return out
+
+
 def make_figures(spec_names=None, results_dir="results", out_dir="figures", defazio=True) -> list[str]:
     """Draw figures from saved results; returns the written paths.
 
-    Without spec_names: every committed figure (FIGURES) plus the Defazio schedule figure. With spec_names: one
-    generic convergence figure per spec, plus every committed figure whose specs are all among them.
+    With spec_names: one generic convergence figure per spec, plus every committed figure whose specs are all among
+    them. Without: the specs found in ``results_dir`` (:func:`discover_specs`): every committed figure (FIGURES)
+    whose specs are all there, one generic figure per other spec, and — when the results of every committed figure
+    are there — the claims table and the Defazio schedule figure; with no results at all, the committed figures'
+    specs are required (the error names every ``theorycheck run`` command).
     All results are checked before anything is drawn; :class:`ResultsError` lists every missing command."""
-    names = list(spec_names) if spec_names else figure_specs()
-    specs = [load_spec_named(n) for n in names]
+    if spec_names:
+        specs = [load_spec_named(n, results_dir) for n in spec_names]
+    else:
+        specs = discover_specs(results_dir) or [load_spec_named(n) for n in figure_specs()]
     loaded, errors = {}, []
     for s in specs:
         try:
@@ -805,18 +853,20 @@ def make_figures(spec_names=None, results_dir="results", out_dir="figures", defa
             errors.append(e)
     if errors:
         raise ResultsError("\n".join(str(e) for e in errors), [c for e in errors for c in e.commands])
+    complete = all(n in loaded for n in figure_specs())
+    used = set(figure_specs())
     paths = []
-    if spec_names:
-        for s in specs:
+    for s in specs:
+        if spec_names or s.name not in used:
             paths += draw_generic(loaded[s.name], out_dir)
     for fname, (need, fn) in FIGURES.items():
         if all(n in loaded for n in need):
             paths += fn(loaded, out_dir)
-    if defazio and not spec_names:
+    if defazio and not spec_names and complete:
         from .methods.spa import figure_defazio
 
         paths += list(figure_defazio(out_dir))
-    if not spec_names:
+    if not spec_names and complete:
         from .table import atomic_write_text
 
         path = os.path.join(out_dir, "claims.md")
@@ -847,7 +897,9 @@ def _verdict_counts(res: SpecResults) -> dict:
 
     rows = []
     for cfg in res.configs:
-        rows += evaluate(res.spec, cfg, res.table(cfg))
+        ctx = res.contexts.get(cfg.key)
+        rows += saved.tests_from_context(res.spec, cfg, res.table(cfg), ctx) if ctx else \
+            evaluate(res.spec, cfg, res.table(cfg))
     t = finalize(rows, res.spec.check.get("alpha", 0.05))
     v = list(t["verdict"])
     K = res.spec.K
@@ -1002,7 +1054,7 @@ def claims(R: dict) -> list[dict]:
                 "auto": "see numbers"})
     # C10: what the paper's setup hides
     cert = getattr(prob, "certificate", None)
-    F0 = float(prob.error(prob.x0[None])[0])
+    F0 = initial_gap(prob)
     nums = [f"L used = {c.L:g} (row bound), L_tight = {getattr(prob, 'L_tight', math.nan):.6g}",
             f"V = 350 (paper) vs ½‖w⋆‖² = {getattr(cert, 'half_norm_sq', math.nan):.5g} (min-norm reduced minimiser)",
             f"F_inf = {c.F_ref:.16g}, attained = {c.attained}, F(x0) − F_inf = {F0:.6g}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ FAMILIES = ("least_squares", "nesterov_worst_case", "simplex", "l1_composite", "
             "svmlight")
 NOISES = ("none", "sphere", "gaussian", "student_t", "spike", "minibatch")
 SCHEDULES = ("theorem1", "theorem2", "constant")
+# a spec's name names its output folder DIR/raw/<name>/: a plain identifier, never a path
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 # table -> {key: (type(s), required, description)}
 SCHEMA = {
@@ -162,6 +165,12 @@ def _validate_values(s: Spec):
         if not cond:
             _fail(p, key, msg)
 
+    need(isinstance(s.name, str) and NAME_PATTERN.fullmatch(s.name) is not None and ".." not in s.name, "name",
+         f"must be a plain identifier (letters, digits, '_', '.', '-'; not starting with '.' or '-'; no '..', no "
+         f"path separators), got {s.name!r}")
+    for key, v in (("noise.sigma", s.noise.get("sigma", 0.0)), ("algorithm.m", s.algorithm.get("m", 1)),
+                   ("noise.batch", s.noise.get("batch", [None]))):
+        need(v != [], key, "must not be empty (an empty grid tests nothing): give a value or a non-empty list")
     need(s.theorem in THEOREMS, "theorem", f"must be one of {sorted(THEOREMS)}, got {s.theorem!r}")
     need(s.problem["family"] in FAMILIES, "problem.family", f"must be one of {FAMILIES}, got {s.problem['family']!r}")
     need(s.problem["family"] != "svmlight" or "file" in s.problem, "problem.file", "required for family 'svmlight'")
@@ -205,10 +214,17 @@ def _validate_values(s: Spec):
     cp = r.get("checkpoints", "log")
     need(cp == "log" or (isinstance(cp, list) and all(isinstance(c, int) and 0 <= c <= r["K"] for c in cp)),
          "run.checkpoints", f"must be 'log' or a list of integers in [0, K], got {cp!r}")
+    need(cp == "log" or any(c >= 1 for c in cp), "run.checkpoints",
+         f"must contain at least one iteration count in [1, K={r['K']}] (k = 0 is the start and is not tested), "
+         f"got {cp!r}")
+    need(s.theorem != "thm1b" or cp == "log" or r["K"] in cp, "run.checkpoints",
+         f"thm1b is tested at k = K only: the list must contain K={r['K']}, got {cp!r}")
     c = s.check
     need(0 < c.get("alpha", 0.05) < 0.5, "check.alpha", f"must be in (0, 0.5), got {c.get('alpha')!r}")
     need(all(isinstance(x, (int, float)) and x >= 0 for x in c.get("Lambda", [])), "check.Lambda",
          "each Λ must be a number >= 0")
+    need(s.theorem != "thm1b" or c.get("Lambda", [1.5]) != [], "check.Lambda",
+         "must not be empty for thm1b (an empty grid tests nothing): give a list of Λ >= 0")
     need(c.get("bound_scale", 1.0) > 0, "check.bound_scale", "must be > 0")
     need(c.get("form", "auto") in ("auto", "theorem", "comparator"), "check.form",
          f"must be 'auto', 'theorem' or 'comparator', got {c.get('form')!r}")
