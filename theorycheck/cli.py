@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run specs and give statistical verdicts on their theorems")
     p.add_argument("specs", nargs="*", help="spec files or names (default: the embedded default suite)")
     _common(p)
+    p.add_argument("--until-decided", action="store_true",
+                   help="add seeds in batches until every test is decided (anytime-valid confidence sequences, "
+                        "docs/statistics.md section 7)")
+    p.add_argument("--max-seeds", type=int, default=1000, help="with --until-decided: seeds cap per configuration")
+    p.add_argument("--batch", type=int, default=None,
+                   help="with --until-decided: seeds per batch (default: --seeds or the spec's)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run specs and save raw per-replica results only")
@@ -135,18 +141,26 @@ def cmd_run(args) -> int:
 
 def cmd_check(args) -> int:
     from .check import exit_code, finalize
+    from .provenance import write_verdicts
     from .report import format_verdicts
     from .table import Table
 
     specs = _load_all(args)
-    rows, tables = _run_specs(specs, args, evaluate=True)
+    if args.until_decided:
+        from .sequential import check_until_decided
+
+        batch = args.batch or args.seeds or min(s.n_seeds for s in specs)
+        rows, tables = check_until_decided(specs, args.out, batch, args.max_seeds, args.device, args.dtype,
+                                           _progress(args), log=lambda m: print(m, file=sys.stderr))
+    else:
+        rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
     out = Path(args.out)
     Table.concat(tables).to_csv(out / "results.csv")
-    verdicts.to_csv(out / "verdicts.csv")
+    write_verdicts(verdicts, out, args.device, args.dtype)
     print(format_verdicts(verdicts, alpha))
-    print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
+    print(f"\nwrote {out / 'verdicts.csv'} (and verdicts.json) and {out / 'results.csv'}")
     return exit_code(verdicts)
 
 
