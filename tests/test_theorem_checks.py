@@ -66,7 +66,14 @@ def test_shipped_specs_hold(tmp_path, spec):
     t = Table.read_csv(out / "verdicts.csv")
     f = final(t)
     assert len(f) > 0
-    assert set(f["verdict"].tolist()) == {"holds"}, f["verdict"]
+    # issue 10: on a compact X the exact betting limits (method exact-bounded) must pay for the range
+    # (~ range * log(1/alpha) / n), so a final row may be inconclusive there, never violated, and it says how
+    # many seeds would settle it; every asymptotic / exact-binomial final row still holds
+    exact = np.array([m == "exact-bounded" for m in f["method"].tolist()])
+    fv = np.array(f["verdict"].tolist())
+    assert set(fv[~exact]) <= {"holds"}, f["verdict"]
+    assert set(fv[exact]) <= {"holds", "inconclusive"}, f["verdict"]
+    assert "holds" in set(fv), f["verdict"]
     assert set(t["verdict"].tolist()) <= {"holds", "inconclusive"}
     assert code in (0, 3)
     assert set(t["correction"].tolist()) == {"holm"}
