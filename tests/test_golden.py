@@ -28,6 +28,7 @@ SLOW = {"a9a_paper_a8", "fig14_a9a_am1", "fig15_a9a_am1_m", "fig_dev_a9a", "fig_
 KEY = ["spec", "theorem", "option", "m", "sigma", "checkpoint", "statistic", "bound_form", "comparator"]
 NUMERIC = ["value", "ci_low", "ci_high", "bound", "ratio", "p_holds", "p_violated", "seeds_needed", "n_seeds",
            "n_diverged", "K"]
+FAMILY_FREE = ["value", "bound", "ratio", "n_seeds", "n_diverged", "K"]
 
 
 def cli_args(case, out):
@@ -57,8 +58,19 @@ def test_verdicts_match_golden(name, tmp_path):
     key = lambda r: tuple(r[k] for k in KEY)
     got_by = {key(r): r for r in got}
     assert len(got) == len(want) and len(got_by) == len(got)
+    # Issue 10: rows whose error has a certified range use exact betting limits (method "exact-bounded") instead of
+    # the asymptotic ones pinned here. Their limits and p-values legitimately change, and since Holm's step levels
+    # depend on every p-value of the family, so do the limits / adjusted p-values of the other rows of that case.
+    # In such a case: the sample statistics (value, bound, ratio, n_seeds, n_diverged, K) are still compared on
+    # every row, the verdict of every other row must be unchanged, and an exact-bounded row may only move from
+    # "holds" to "inconclusive" (the exact limits are wider); never to or from "violated".
+    exact = any(r.get("method") == "exact-bounded" for r in got)
     for w in want:
         g = got_by[key(w)]
-        assert g["verdict"] == w["verdict"], (key(w), g["verdict"], w["verdict"])
-        for c in NUMERIC:
+        if g.get("method") == "exact-bounded":
+            assert g["verdict"] == w["verdict"] or (w["verdict"], g["verdict"]) == ("holds", "inconclusive"), \
+                (key(w), g["verdict"], w["verdict"])
+        else:
+            assert g["verdict"] == w["verdict"], (key(w), g["verdict"], w["verdict"])
+        for c in (FAMILY_FREE if exact else NUMERIC):
             assert _same(g[c], w[c]), (key(w), c, g[c], w[c])

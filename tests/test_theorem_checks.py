@@ -58,6 +58,17 @@ def final(t):
     return t.where(t["checkpoint"] == t["K"])
 
 
+def assert_final_holds(f):
+    """Every final row holds, except that a row with exact limits (method exact-bounded, compact X) may be
+    inconclusive: exact limits pay for the range (~ range * log(1/alpha) / n, docs/statistics.md section 2b).
+    Never violated, and at least one row holds."""
+    exact = np.array([m == "exact-bounded" for m in f["method"].tolist()])
+    fv = np.array(f["verdict"].tolist())
+    assert set(fv[~exact]) <= {"holds"}, f["verdict"]
+    assert set(fv[exact]) <= {"holds", "inconclusive"}, f["verdict"]
+    assert "holds" in set(fv), f["verdict"]
+
+
 # --- true bounds hold -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("spec", ["ls_thm1a", "simplex_thm1a", "l1_thm1a", "mad_thm1a", "ls_thm2", "compact_thm1b"])
 def test_shipped_specs_hold(tmp_path, spec):
@@ -66,7 +77,10 @@ def test_shipped_specs_hold(tmp_path, spec):
     t = Table.read_csv(out / "verdicts.csv")
     f = final(t)
     assert len(f) > 0
-    assert set(f["verdict"].tolist()) == {"holds"}, f["verdict"]
+    # issue 10: on a compact X the exact betting limits (method exact-bounded) must pay for the range
+    # (~ range * log(1/alpha) / n), so a final row may be inconclusive there, never violated, and it says how
+    # many seeds would settle it; every asymptotic / exact-binomial final row still holds
+    assert_final_holds(f)
     assert set(t["verdict"].tolist()) <= {"holds", "inconclusive"}
     assert code in (0, 3)
     assert set(t["correction"].tolist()) == {"holm"}
@@ -77,7 +91,7 @@ def test_shipped_specs_hold(tmp_path, spec):
 def test_thm2_and_comparator_form_hold_on_more_families(tmp_path, family, params):
     code, t = check(tmp_path, spec_text("thm2", family, params, alg="am2", m="[1, 4]", kind="theorem2",
                                         check='form = "comparator"'))
-    assert set(final(t)["verdict"].tolist()) == {"holds"}
+    assert_final_holds(final(t))
     assert set(t["bound_form"].tolist()) == {"comparator"}
 
 
@@ -244,7 +258,7 @@ def test_comparator_form_holds_with_a_misestimated_V(tmp_path, family, params):
         'kind = "theorem1"', f'kind = "theorem1"\nV = {V!r}')
     code, t = check(tmp_path, text)
     assert set(t["bound_form"].tolist()) == {"comparator"}
-    assert set(final(t)["verdict"].tolist()) == {"holds"}
+    assert_final_holds(final(t))
 
 
 def _spec_from_text(tmp_path, text):

@@ -29,7 +29,7 @@ from .theory.assumptions import check_assumptions
 
 COLUMNS = ["spec", "theorem", "algorithm", "option", "m", "sigma", "K", "checkpoint", "n_seeds", "statistic",
            "value", "ci_low", "ci_high", "bound", "ratio", "correction", "verdict", "bound_form", "comparator",
-           "p_holds", "p_violated", "seeds_needed", "n_diverged", "assumptions", "batch"]
+           "p_holds", "p_violated", "seeds_needed", "n_diverged", "assumptions", "batch", "method", "note"]
 
 
 def _errors(table: Table, option: str):
@@ -87,6 +87,7 @@ def evaluate(spec: Spec, cfg, table: Table, device="cpu") -> list[dict]:
     scale = float(spec.check.get("bound_scale", 1.0))
     form = spec.check.get("form", "auto")
     points = comparator_points(problem)  # fixed before the run; computed once per configuration
+    err_range = error_range(problem)
     base = {"spec": spec.name, "theorem": spec.theorem, "algorithm": alg.name, "m": cfg.m, "sigma": cfg.sigma,
             "K": spec.K, "assumptions": "; ".join(fails) if fails else "ok"}
     rows = []
@@ -103,7 +104,7 @@ def evaluate(spec: Spec, cfg, table: Table, device="cpu") -> list[dict]:
                 tests = []
                 for bform, cname, b in _expectation_bounds(spec, problem, oracle, schedule, alg, k, form, points):
                     tests.append(({"statistic": "mean", "bound_form": bform, "comparator": cname},
-                                  _mean_test(errs, b * scale, spec.check.get("alpha", 0.05))))
+                                  _mean_test(errs, b * scale, spec.check.get("alpha", 0.05), err_range)))
             for info, test in tests:
                 row = {**base, "option": option, "checkpoint": k, "n_seeds": n,
                        "n_diverged": int(np.sum(~np.isfinite(errs))), **info, "test": test}
@@ -124,12 +125,32 @@ def _certificate_test(slack, tol=1e-9):
     return stats.Verdict(statistic="lemma1", value=v, ci_low=v, ci_high=v, bound=-tol, ratio=math.nan,
                          verdict="holds" if ok else "violated", n=len(slack), p_holds=0.0 if ok else 1.0,
                          p_violated=1.0 if ok else 0.0, alpha=0.05, alpha_low=0.05, alpha_high=0.05,
-                         method="pathwise certificate (no sampling error)", _limits=lambda a: (v, v),
+                         method="pathwise", extra={"method_detail": "pathwise certificate (no sampling error)"},
+                         _limits=lambda a: (v, v),
                          _seeds=lambda a: None)
 
 
-def _mean_test(errs, bound, alpha):
-    """verdict_mean, except that diverged seeds (error = +inf) make the mean infinite: violated, p = 0."""
+def error_range(problem):
+    """(lo, hi): a certified range of the per-seed error F(x) - F_ref over X (theorycheck.ranges), or None."""
+    from .ranges import gap_sup, lower_slack
+
+    g = gap_sup(problem)
+    return None if g is None else (-lower_slack(problem), g)
+
+
+def _mean_test(errs, bound, alpha, err_range=None):
+    """verdict_mean, except that diverged seeds (error = +inf) make the mean infinite: violated, p = 0.
+    With a certified error range (lo, hi) the exact betting limits are used (method "exact-bounded"); errors
+    outside that range (which the certificate excludes) fall back to the asymptotic limits with a note."""
+    note = ""
+    if err_range is not None and np.all(np.isfinite(errs)):
+        lo, hi = err_range
+        if errs.min() >= lo and errs.max() <= hi:
+            return stats.verdict_mean_bounded(errs, bound, lo, hi, alpha)
+        note = f"errors leave the certified range [{lo:.3g}, {hi:.3g}]: asymptotic limits"
+    if note:
+        v = _mean_test(errs, bound, alpha)
+        return replace(v, extra={**v.extra, "range_note": note})
     if np.all(np.isfinite(errs)):
         scale = float(np.max(np.abs(errs)))
         if scale <= 1e100:
@@ -143,7 +164,8 @@ def _mean_test(errs, bound, alpha):
     inf = math.inf
     return stats.Verdict(statistic="mean", value=inf, ci_low=inf, ci_high=inf, bound=bound, ratio=0.0,
                          verdict="violated", n=errs.size, p_holds=1.0, p_violated=0.0, alpha=alpha,
-                         alpha_low=alpha, alpha_high=alpha, method="diverged seeds: mean is +inf",
+                         alpha_low=alpha, alpha_high=alpha, method="pathwise",
+                         extra={"method_detail": "diverged seeds: mean is +inf"},
                          _limits=lambda a: (inf, inf), _seeds=lambda a: None)
 
 
@@ -170,9 +192,14 @@ def finalize(rows: list[dict], alpha: float = 0.05) -> Table:
                  verdict=v.verdict, correction=v.correction, p_holds=v.p_holds_adj, p_violated=v.p_violated_adj,
                  seeds_needed=v.seeds_needed if v.seeds_needed is not None else math.nan)
     for r in rows:
+        t = r["test"]
         if r.get("verdict") == "assumptions-failed":
-            t = r["test"]
             r.update(value=t.value, bound=t.bound, ratio=t.ratio, correction="none (not tested)")
+        r["method"] = t.method or "asymptotic"
+        notes = [t.extra.get("range_note", "")]
+        if r.get("verdict") == stats.HEAVY_TAIL:
+            notes.append(t.extra.get("tail_reason", ""))
+        r["note"] = "; ".join(n for n in notes if n)
     cols = {c: np.array([r.get(c, math.nan) for r in rows], dtype=object) for c in COLUMNS}
     return Table(cols)
 

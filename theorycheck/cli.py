@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run specs and give statistical verdicts on their theorems")
     p.add_argument("specs", nargs="*", help="spec files or names (default: the embedded default suite)")
     _common(p)
+    p.add_argument("--until-decided", action="store_true",
+                   help="add seeds in batches until every test is decided (anytime-valid confidence sequences, "
+                        "docs/statistics.md section 7)")
+    p.add_argument("--max-seeds", type=int, default=1000, help="with --until-decided: seeds cap per configuration")
+    p.add_argument("--batch", type=int, default=None,
+                   help="with --until-decided: seeds per batch (default: --seeds or the spec's)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run specs and save raw per-replica results only")
@@ -174,13 +180,21 @@ def cmd_run(args) -> int:
 
 def cmd_check(args) -> int:
     from .check import exit_code, finalize
+    from .provenance import verdicts_json, with_provenance
     from .report import format_verdicts
     from .outputs import write_tables
-    from .table import Table
+    from .table import Table, atomic_write_text
 
     specs = _load_all(args)
     _validate(specs, args)
-    rows, tables = _run_specs(specs, args, evaluate=True)
+    if args.until_decided:
+        from .sequential import check_until_decided
+
+        batch = args.batch or args.seeds or min(s.n_seeds for s in specs)
+        rows, tables = check_until_decided(specs, args.out, batch, args.max_seeds, args.device, args.dtype,
+                                           _progress(args), log=lambda m: print(m, file=sys.stderr))
+    else:
+        rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
     if any(s.check.get("pep") for s in specs):  # opt-in: exact worst cases next to bound and mean (docs/pep.md)
@@ -189,9 +203,11 @@ def cmd_check(args) -> int:
         verdicts = add_pep_columns(verdicts, specs, device=args.device)
     report = format_verdicts(verdicts, alpha)  # rendered before anything is written
     out = Path(args.out)
-    write_tables(out, {"results.csv": Table.concat(tables), "verdicts.csv": verdicts})
+    vtable, meta = with_provenance(verdicts, args.device, args.dtype)
+    write_tables(out, {"results.csv": Table.concat(tables), "verdicts.csv": vtable})
+    atomic_write_text(out / "verdicts.json", verdicts_json(vtable, meta))
     print(report)
-    print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
+    print(f"\nwrote {out / 'verdicts.csv'} (and verdicts.json) and {out / 'results.csv'}")
     if not len(verdicts):
         print(_no_verdict_reason(specs), file=sys.stderr)
         return EXIT_NOT_ALL_HOLD

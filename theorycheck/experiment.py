@@ -111,15 +111,19 @@ def raw_path(out_dir, spec: Spec, cfg: Config) -> Path:
 
 
 def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dtype=None, progress=None) -> Table:
-    """Reuse DIR/raw/<spec>/<config>.csv when its fingerprint matches, else run and save atomically."""
+    """Reuse DIR/raw/<spec>/<config>.csv when its fingerprint (theorycheck.provenance.results_fingerprint: spec
+    keys, code hash, data file SHA-256, certified constants) matches, else run and save atomically."""
     n_seeds = n_seeds or spec.n_seeds
     dtype_name = dtype or spec.run.get("dtype", "float64")
-    fp = spec.fingerprint(cfg, n_seeds, dtype_name, str(device))
+    from .provenance import results_fingerprint, run_metadata
+
+    fp = results_fingerprint(spec, cfg, n_seeds, dtype_name, str(device))
     path = raw_path(out_dir, spec, cfg)
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists() and json.loads(meta.read_text()).get("fingerprint") == fp:
         return Table.read_csv(path)
     t = run_config(spec, cfg, n_seeds, device, dtype_name, progress)
     t.to_csv(path)
-    atomic_write_text(meta, json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key}))
+    atomic_write_text(meta, json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key,
+                                        "n_seeds": n_seeds, **run_metadata(str(device), dtype_name)}))
     return t

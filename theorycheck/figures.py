@@ -31,6 +31,7 @@ from . import stats
 from .check import comparator_points
 from . import saved
 from .experiment import build, raw_path
+from .provenance import results_fingerprint
 from .spec import Config, Spec, SpecError, load_spec
 from .table import Table
 from .theory import bounds
@@ -144,8 +145,8 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
             missing.append(cfg.key)
             continue
         fp = json.loads(meta.read_text()).get("fingerprint")
-        if fp != spec.fingerprint(cfg, *_seeds_dtype_device(t)):
-            stale.append(cfg.key)
+        if fp != results_fingerprint(spec, cfg, *_seeds_dtype_device(t)):
+            stale.append(cfg.key)  # spec, code, data file or constants changed
             continue
         tables[cfg.key] = t
         contexts[cfg.key] = saved.load_context(results_dir, spec, cfg, fp)
@@ -155,7 +156,7 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
         if missing:
             what.append(f"missing for {', '.join(missing)}")
         if stale:
-            what.append(f"stale (the spec changed since) for {', '.join(stale)}")
+            what.append(f"stale (the spec, the code, the data file or the constants changed since) for {', '.join(stale)}")
         raise ResultsError(f"results of spec {spec.name} in {results_dir} are {'; '.join(what)}; produce them with: "
                            f"{cmd}", [cmd])
     return SpecResults(spec, tables, contexts)

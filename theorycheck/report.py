@@ -106,5 +106,23 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
     lines.append(f"{len(verdicts)} tests over all checkpoints ({', '.join(f'{n} {v}' for v, n in counts.items())}); "
                  f"family-wise error rate {alpha:g}, Holm correction; intervals are simultaneous "
                  f"one-sided limits for the mean error (see docs/statistics.md)")
+    if "method" in t:
+        lines.append(method_summary(t))
     lines += ["", LEGEND]
     return "\n".join(lines)
+
+
+def method_summary(t) -> str:
+    """"by method: exact-bounded 4 (4 holds), asymptotic 10 (8 holds, 2 inconclusive), ..." over all rows."""
+    by = {}
+    for r in t.rows():
+        m = r["method"] if isinstance(r["method"], str) and r["method"] else "asymptotic"
+        by.setdefault(m, []).append(r["verdict"])
+    parts = []
+    for m in ("exact-bounded", "exact-binomial", "asymptotic", "pathwise", *sorted(set(by) - {
+            "exact-bounded", "exact-binomial", "asymptotic", "pathwise"})):
+        if m in by:
+            c = {v: by[m].count(v) for v in dict.fromkeys(by[m])}
+            parts.append(f"{m} {len(by[m])} ({', '.join(f'{n} {v}' for v, n in c.items())})")
+    return "by method: " + "; ".join(parts)
+

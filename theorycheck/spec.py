@@ -106,9 +106,12 @@ class Spec:
         return [Config(float(s), int(m), b) for b, s, m in itertools.product(bs, sig, ms)]
 
     def fingerprint(self, cfg: Config, n_seeds: int, dtype: str, device: str) -> str:
-        """Hash of everything that determines a configuration's raw results (for resuming)."""
+        """Hash of the spec keys that determine a configuration's raw results (for resuming). The full fingerprint
+        of saved results (code, data file, constants too) is theorycheck.provenance.results_fingerprint."""
         d = {k: getattr(self, k) for k in ("theorem", "problem", "noise", "algorithm", "schedule", "run")}
         d.update(cfg=cfg.key, seeds=n_seeds, dtype=dtype, device=device)
+        # check keys that change raw results: lemma1 adds a column, force changes the schedule's admissible λ
+        d.update({f"check.{k}": self.check[k] for k in ("lemma1", "force") if k in self.check})
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

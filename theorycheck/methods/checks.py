@@ -78,7 +78,7 @@ def _diverged_verdict(n, bound, alpha):
     inf = math.inf
     return stats.Verdict(statistic="mean", value=inf, ci_low=inf, ci_high=inf, bound=bound, ratio=0.0,
                          verdict="violated", n=n, p_holds=1.0, p_violated=0.0, alpha=alpha, alpha_low=alpha,
-                         alpha_high=alpha, method="non-finite seeds: mean is +inf",
+                         alpha_high=alpha, method="pathwise", extra={"method_detail": "non-finite seeds: mean is +inf"},
                          _limits=lambda a: (inf, inf), _seeds=lambda a: None)
 
 
