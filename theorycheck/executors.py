@@ -152,24 +152,27 @@ class Processes:
         failures = 0
         while pending:
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=ctx,
-                                     initializer=_init_worker, initargs=(self.threads,)) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=ctx,
+                                       initializer=_init_worker, initargs=(self.threads,))
+            try:
                 futs = {pool.submit(fn, u, self.threads): u for u in pending}
                 try:
                     for f in as_completed(futs):
                         u = futs[f]
                         on_result(u, f.result())
                         pending.remove(u)
-                except BrokenProcessPool:
-                    failures += 1
-                    if failures > self.retries:
-                        raise ExecutorError(
-                            f"{self.option}: a worker process died {failures} times (last while running one of "
-                            f"{len(pending)} unfinished units, e.g. {pending[0].name}); finished units are saved. "
-                            "Fix: check memory (fewer --workers or a smaller --chunk-seeds) and rerun to resume") \
-                            from None
-                    print(f"theorycheck: a worker process died; restarting the pool for {len(pending)} units",
-                          file=sys.stderr)
+                finally:  # Ctrl-C or an error: do not wait for the other units
+                    pool.shutdown(wait=not pending, cancel_futures=True)
+            except BrokenProcessPool:
+                failures += 1
+                if failures > self.retries:
+                    raise ExecutorError(
+                        f"{self.option}: a worker process died {failures} times (last while running one of "
+                        f"{len(pending)} unfinished units, e.g. {pending[0].name}); finished units are saved. "
+                        "Fix: check memory (fewer --workers or a smaller --chunk-seeds) and rerun to resume") \
+                        from None
+                print(f"theorycheck: a worker process died; restarting the pool for {len(pending)} units",
+                      file=sys.stderr)
 
 
 def _init_worker(threads):
