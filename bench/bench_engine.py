@@ -232,13 +232,17 @@ def multiprocess_rates(data, R, K, dt, algorithm, procs, reps):
             for i in range(reps)]
 
 
-def memory_per_replica(problem, oracle, alg, K, dtype, Rs=(1024, 8192)):
-    """Peak resident memory growth per replica (bytes), from the peak RSS of runs at two R (Linux)."""
+def memory_per_replica(problem, oracle, alg, K, dtype, Rs=(1024, 8192), device="cpu"):
+    """Peak memory growth per replica (bytes) between runs at two R: the peak RSS on CPU (Linux), the peak
+    allocated device memory on CUDA."""
     import resource
     out = []
     for R in Rs:
-        engine_run(problem, oracle, alg, EVERY, R, dtype, "cpu")
-        out.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        if str(device).startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        engine_run(problem, oracle, alg, EVERY, R, dtype, device)
+        out.append(torch.cuda.max_memory_allocated() if str(device).startswith("cuda") else
+                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return (out[1] - out[0]) / (Rs[1] - Rs[0])
 
 
@@ -320,10 +324,10 @@ def main(argv=None):
     print(f"workload: {a.algorithm} m={M} eta={ETA} beta={BETA}, sphere noise sigma={SIGMA}, K={K}, F (float64) "
           f"every {EVERY} steps; threads {threads}; {repeats} interleaved rounds, median reported")
 
-    if a.memory and not str(device).startswith("cuda"):  # first, while the peak RSS is still the engine's
+    if a.memory:  # first, while the peak RSS is still the engine's
         for dt in a.dtypes:
-            b_per = memory_per_replica(problem, oracle, alg, K, getattr(torch, dt), Rs=(256 * 4, 2048 * 4))
-            print(f"memory per replica ({dt}): {b_per / 1024:.1f} KiB (peak RSS growth from R=1024 to R=8192)")
+            b_per = memory_per_replica(problem, oracle, alg, K, getattr(torch, dt), device=device)
+            print(f"memory per replica ({dt}): {b_per / 1024:.1f} KiB (peak memory growth from R=1024 to R=8192)")
     # configurations: (label, dtype, R, threads, callable returning the replica-steps it did)
     configs = []
     for th in threads:

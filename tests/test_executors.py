@@ -201,3 +201,14 @@ def test_dask_worker_dying_repeatedly_is_an_error(tmp_path):
         with pytest.raises(ex.ExecutorError, match="--dask-local: Dask workers died repeatedly"):
             ex.run_sweep(items(s)[:1], tmp_path, chunk_seeds=10, executor=d)
     assert not list(tmp_path.rglob("*.csv"))
+
+
+def test_scaling_doc_commands_parse():
+    from pathlib import Path
+    import shlex
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "scaling.md"
+    lines = [ln.split("#")[0].strip() for ln in doc.read_text().splitlines() if ln.startswith("theorycheck ")]
+    assert len(lines) >= 2
+    for ln in lines:
+        cli.build_parser().parse_args(shlex.split(ln)[1:])
