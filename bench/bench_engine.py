@@ -164,6 +164,88 @@ def profile(problem, oracle, alg, R, dtype, device, reps=5):
     return out
 
 
+# --- JAX vmap + jit (what a user would write instead; optional: pip install jax) ---------------------------------
+def jax_runner(Ad, b, K, R, dtype="float32"):
+    """Algorithm 5 (AM1, m = M) with sphere noise, vmapped over R replicas and jitted, on a dense A of `dtype`;
+    F evaluated in float64 every EVERY steps. Returns a callable running all K steps (blocks until done)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)  # float64 evaluation; iterates keep `dtype`
+    A = jnp.asarray(Ad, dtype=dtype)
+    A64, bb, bb64 = jnp.asarray(Ad, dtype=jnp.float64), jnp.asarray(b, dtype=dtype), jnp.asarray(b)
+    N, n = Ad.shape
+
+    def value(x):
+        return jnp.mean(jnp.logaddexp(0.0, -bb64 * (A64 @ x.astype(jnp.float64))))
+
+    def grad(x):
+        return A.T @ (-bb / (1 + jnp.exp(bb * (A @ x)))) / N
+
+    def block(carry, key):  # EVERY = M steps, then the averaging step and F(x̃)
+        x, xt, o = carry
+        def step(i, c):
+            x, o = c
+            z = jax.random.normal(jax.random.fold_in(key, i), (n,), dtype=dtype)
+            x = x - ETA * (grad(x) + z * (SIGMA / jnp.linalg.norm(z)))
+            return x, o + x
+        x, o = jax.lax.fori_loop(0, M, step, (x, o))
+        x = x + (BETA / M) * o
+        xt = xt + o / M
+        o = -M * xt
+        return (x, xt, o), value(xt)
+
+    def one(key):
+        z0 = jnp.zeros(n, dtype=dtype)
+        return jax.lax.scan(block, (z0, z0, z0), jax.random.split(key, K // M))[1]
+
+    f = jax.jit(jax.vmap(one))
+    keys = jax.random.split(jax.random.PRNGKey(0), R)
+    f(keys).block_until_ready()  # compile: not timed
+    return lambda: f(keys).block_until_ready()
+
+
+# --- both cores: one process per core, each running its share of the replicas -------------------------------------
+def _proc_worker(args):
+    data, R, K, dt, algorithm, reps = args
+    torch.set_num_threads(1)
+    A, b, _ = load_data(*data)
+    problem = Logistic(A, b, F_ref=0.0, L="row", name="logistic")
+    oracle, alg = Oracle(problem, SphereNoise(SIGMA)), make_algorithm(algorithm, problem)
+    engine_run(problem, oracle, alg, EVERY, R, getattr(torch, dt), "cpu")  # warm-up
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        engine_run(problem, oracle, alg, K, R, getattr(torch, dt), "cpu")
+        out.append((t0, time.perf_counter()))
+    return out
+
+
+def multiprocess_rates(data, R, K, dt, algorithm, procs, reps):
+    """Replica-steps/s of `procs` processes each running R/procs replicas, timed over the span in which all
+    of them ran (median over `reps` rounds)."""
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(procs) as pool:
+        spans = pool.map(_proc_worker, [(data, R // procs, K, dt, algorithm, reps)] * procs)
+    return [R // procs * procs * K / (max(s[i][1] for s in spans) - min(s[i][0] for s in spans))
+            for i in range(reps)]
+
+
+def memory_per_replica(problem, oracle, alg, K, dtype, Rs=(1024, 8192), device="cpu"):
+    """Peak memory growth per replica (bytes) between runs at two R: the peak RSS on CPU (Linux), the peak
+    allocated device memory on CUDA."""
+    import resource
+    out = []
+    for R in Rs:
+        if str(device).startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        engine_run(problem, oracle, alg, EVERY, R, dtype, device)
+        out.append(torch.cuda.max_memory_allocated() if str(device).startswith("cuda") else
+                   resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return (out[1] - out[0]) / (Rs[1] - Rs[0])
+
+
 # --- reporting ------------------------------------------------------------------------------------------------
 def machine(device) -> str:
     model = "unknown CPU"
@@ -207,6 +289,11 @@ def main(argv=None):
     ap.add_argument("--data", default="auto", choices=["auto", "a9a", "synthetic"],
                     help="auto: a9a from $THEORYCHECK_DATA when present, else synthetic")
     ap.add_argument("--N", type=int, default=SHAPE[0], help="rows of the synthetic data (default a9a's 32561)")
+    ap.add_argument("--rows", type=int, default=None, help="use only the first ROWS rows of the data (a9a subsets)")
+    ap.add_argument("--procs", type=int, nargs="+", default=None,
+                    help="also run the engine as P processes (1 thread each) splitting R replicas, e.g. --procs 1 2")
+    ap.add_argument("--jax", action="store_true", help="also time a JAX vmap+jit implementation (pip install jax)")
+    ap.add_argument("--memory", action="store_true", help="print the peak memory per replica (CPU)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--profile", action="store_true", help="also print where a step's time goes at R=256")
     ap.add_argument("--out", default=None, help="CSV file for the results")
@@ -223,6 +310,8 @@ def main(argv=None):
     device = a.device
 
     A, b, data_name = load_data(a.data, a.N)
+    if a.rows:
+        A, b, data_name = A[:a.rows], b[:a.rows], f"{data_name}, first {a.rows} rows"
     t0 = time.perf_counter()
     problem = Logistic(A, b, F_ref=0.0, L="row", name="logistic", device=device)
     build_s = time.perf_counter() - t0
@@ -235,6 +324,10 @@ def main(argv=None):
     print(f"workload: {a.algorithm} m={M} eta={ETA} beta={BETA}, sphere noise sigma={SIGMA}, K={K}, F (float64) "
           f"every {EVERY} steps; threads {threads}; {repeats} interleaved rounds, median reported")
 
+    if a.memory:  # first, while the peak RSS is still the engine's
+        for dt in a.dtypes:
+            b_per = memory_per_replica(problem, oracle, alg, K, getattr(torch, dt), device=device)
+            print(f"memory per replica ({dt}): {b_per / 1024:.1f} KiB (peak memory growth from R=1024 to R=8192)")
     # configurations: (label, dtype, R, threads, callable returning the replica-steps it did)
     configs = []
     for th in threads:
@@ -257,6 +350,19 @@ def main(argv=None):
                 ("torch.optim loop", "float32", "per-seed", th,
                  lambda: sum(len(torch_optim_loop(A64, b64, K, s, torch.float32)) * EVERY for s in seeds)),
             ]
+    if a.jax:
+        Adj = np.asarray(A.toarray())
+        for dt in a.dtypes:
+            for R in Rs:
+                jr = jax_runner(Adj, b, K, R, dt)
+                configs.append((f"jax vmap+jit dense", dt, R, threads[0], lambda jr=jr, R=R: (jr(), R * K)[1]))
+    if a.procs:
+        if a.rows or not (a.data in ("auto", "a9a", "synthetic")):
+            raise SystemExit("--procs runs on the full data set")
+        for P in sorted(set(a.procs)):
+            for dt in a.dtypes:
+                for R in Rs:
+                    configs.append((f"engine {P} proc(s)", dt, R, 1, lambda P=P, dt=dt, R=R: ("mp", P, dt, R)))
     if not a.no_baselines:  # the numpy loop runs the engine's algorithm: without noise both give the same F
         ref = run(problem, Oracle(problem, SphereNoise(0.0)), alg, 2 * EVERY, [0], checkpoints=[EVERY, 2 * EVERY],
                   device=device, progress=False).errors[alg.default_option][:, 0]
@@ -277,6 +383,10 @@ def main(argv=None):
             with thread_limit(th):
                 t0 = time.perf_counter()
                 done = fn()
+                if isinstance(done, tuple):  # several processes: they time themselves
+                    rates.setdefault((label, dt, R, th), []).extend(
+                        multiprocess_rates((a.data, a.N), R, K, dt, a.algorithm, done[1], 1))
+                    continue
                 if str(device).startswith("cuda"):
                     torch.cuda.synchronize()
                 rates.setdefault((label, dt, R, th), []).append(done / (time.perf_counter() - t0))

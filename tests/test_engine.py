@@ -106,6 +106,55 @@ def test_cuda_matches_cpu():
         np.testing.assert_allclose(a.errors["II"], b.errors["II"], rtol=1e-9, atol=1e-12)
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+@CUDA
+@pytest.mark.parametrize("name", sorted(A.ALGORITHMS))
+@pytest.mark.parametrize("noise", ["sphere", "gaussian", "student_t", "spike"])
+def test_cuda_every_algorithm_and_noise_matches_cpu(name, noise):
+    """Same seeds on CPU and CUDA: same trajectories up to rounding (counter-based noise is device-independent)."""
+    from theorycheck.oracles import NOISES
+
+    p_cpu, p_gpu = quad(), quad(device="cuda")
+    m = 5 if name in A.NEEDS_M else None
+    mk = lambda p: A.make(name, p.setup, Constant(0.9, alpha=2.0) if name != "mdsa" else
+                          Constant(0.0, alpha=0.5), m)
+    alg = mk(p_cpu)
+    opt = alg.default_option
+    a = run(p_cpu, Oracle(p_cpu, NOISES[noise](0.5)), alg, 50, range(64), options=(opt,))
+    b = run(p_gpu, Oracle(p_gpu, NOISES[noise](0.5)), mk(p_gpu), 50, range(64), options=(opt,), device="cuda")
+    np.testing.assert_allclose(a.errors[opt], b.errors[opt], rtol=1e-9, atol=1e-12)
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kernel", ["embedding_bag", "csr"])
+def test_cuda_binary_logistic_layout_and_minibatch_oracle(dtype, kernel):
+    """The binary-feature layout (both kernels) and the minibatch oracle on CUDA match CPU."""
+    import scipy.sparse as sp
+
+    from theorycheck.problems.binary_logistic import BinaryRowsLogistic
+    from theorycheck.problems.logistic import Logistic
+
+    g = np.random.default_rng(0)
+    cols = np.stack([g.integers(0, 5, 500), 5 + g.integers(0, 7, 500), 12 + g.integers(0, 9, 500)], 1)
+    Am = sp.csr_matrix((np.full(1500, 1 / np.sqrt(3)), (np.repeat(np.arange(500), 3), cols.ravel())), shape=(500, 21))
+    b = np.where(g.random(500) < 0.5, 1.0, -1.0)
+    p_cpu, p_gpu = Logistic(Am, b, L="row"), Logistic(Am, b, L="row", device="cuda")
+    assert p_gpu.layout == "binary"
+    p_gpu._binary = BinaryRowsLogistic(Am, b, kernel=kernel)
+    X = torch.randn(300, 21, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(p_gpu.f_grad(X.to("cuda", dtype)).cpu(), p_cpu.f_grad(X.to(dtype)), **tol)
+    torch.testing.assert_close(p_gpu.f_value(X.to("cuda", dtype)).cpu(), p_cpu.f_value(X.to(dtype)), **tol)
+    for oracle in (lambda p: Oracle(p, SphereNoise(0.1)), lambda p: Oracle(p, batch=8)):
+        a = run(p_cpu, oracle(p_cpu), am1(p_cpu, eta=1.0), 50, range(32), dtype=dtype)
+        c = run(p_gpu, oracle(p_gpu), am1(p_gpu, eta=1.0), 50, range(32), dtype=dtype, device="cuda")
+        np.testing.assert_allclose(a.errors["II"], c.errors["II"], rtol=1e-9 if dtype == torch.float64 else 1e-4,
+                                   atol=1e-12 if dtype == torch.float64 else 1e-6)
+
+
 def test_bad_parameters_give_documented_errors():
     p = quad()
     o = Oracle(p, SphereNoise(0.1))

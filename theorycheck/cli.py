@@ -59,7 +59,10 @@ def _common(p):
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
     p.add_argument("--no-progress", action="store_true", help="never show progress bars")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice; 1 is faster on a machine shared with other jobs)")
+                   help="torch CPU threads in this process (default: 1, and worker processes use the other cores)")
+    from .executors import add_arguments
+
+    add_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,22 +142,24 @@ def _validate(specs, args) -> None:
 
 def _run_specs(specs, args, evaluate: bool):
     from .check import evaluate as evaluate_cfg
-    from .experiment import build, run_or_load
+    from .executors import default_threads, from_args, run_sweep
+    from .experiment import build
     from .outputs import label_batch
     from .saved import save_context, save_spec
 
-    rows, tables = [], []
-    for spec in specs:
-        for cfg in spec.configs():
-            print(f"[{spec.name}] {cfg.key}: {args.seeds or spec.n_seeds} seeds, K={spec.K}", file=sys.stderr)
-            t = run_or_load(spec, cfg, args.out, args.seeds, args.device, args.dtype, _progress(args))
-            tables.append(t)
-            r = label_batch(evaluate_cfg(spec, cfg, t, args.device), cfg, build(spec, cfg, args.device)[1].sigma)
-            # what `theorycheck figures` needs besides the raw table: the spec, constants, bounds (saved.py)
-            save_spec(spec, args.out)
-            save_context(spec, cfg, args.out, t, args.device, r)
-            if evaluate:
-                rows += r
+    items = [(spec, cfg) for spec in specs for cfg in spec.configs()]
+    default_threads(args)
+    with from_args(args) as executor:  # validated (and a cluster reached) before anything is written
+        tables = run_sweep(items, args.out, args.seeds, args.device, args.dtype, executor,
+                           getattr(args, "chunk_seeds", None), log=lambda m: print(m, file=sys.stderr))
+    rows = []
+    for (spec, cfg), t in zip(items, tables):
+        r = label_batch(evaluate_cfg(spec, cfg, t, args.device), cfg, build(spec, cfg, args.device)[1].sigma)
+        # what `theorycheck figures` needs besides the raw table: the spec, constants, bounds (saved.py)
+        save_spec(spec, args.out)
+        save_context(spec, cfg, args.out, t, args.device, r)
+        if evaluate:
+            rows += r
     return rows, tables
 
 

@@ -88,7 +88,7 @@ def run(problem, oracle, algorithm, K: int, seeds, *, options=None, checkpoints=
         raise ValueError(f"checkpoints must lie in [0, K={K}] and be multiples of {algorithm.stride}, got {bad}")
 
     state = algorithm.init(x0, seeds_t)
-    errs = {o: np.empty((len(cps), R)) for o in options}
+    errs = {o: torch.empty((len(cps), R), dtype=torch.float64, device=dev) for o in options}  # on the device
     diverged = torch.zeros(R, dtype=torch.bool, device=dev)
     ci = 0
 
@@ -97,7 +97,7 @@ def run(problem, oracle, algorithm, K: int, seeds, *, options=None, checkpoints=
         for o in options:
             e = problem.error(algorithm.output(state, o, k))
             diverged = diverged | ~torch.isfinite(e)
-            errs[o][ci] = torch.where(diverged, torch.full_like(e, math.inf), e).cpu().numpy()
+            errs[o][ci] = torch.where(diverged, torch.full_like(e, math.inf), e)  # no host sync in the loop
         ci += 1
 
     if cps and cps[0] == 0:
@@ -113,6 +113,7 @@ def run(problem, oracle, algorithm, K: int, seeds, *, options=None, checkpoints=
                 record(k + 1)
             bar.update()
 
+    errs = {o: E.cpu().numpy() for o, E in errs.items()}
     seeds_np = seeds_t.cpu().numpy()
     div_np = diverged.cpu().numpy()
     table = _tidy(errs, cps, seeds_np, {**problem_columns(problem, oracle, algorithm, K, dtype, dev),

@@ -115,12 +115,28 @@ class Logistic(Problem):
         G = (At @ S) if not self._sparse else torch.sparse.mm(At, S)
         return G.T.contiguous()
 
+    #: largest N·n for which the minibatch oracle keeps a dense copy of A on the device (2**27 float64 = 1 GiB)
+    DENSE_ROWS_MAX = 1 << 27
+
+    def _rows(self, idx, dtype, device):
+        """Rows a_i for idx (any shape) as a (*idx.shape, n) tensor on `device`: gathered on the device from a
+        cached dense A when it is small enough (no host round trip in the hot loop, CUDA-ready), else densified
+        on the host."""
+        N, n = self._A_np.shape
+        if N * n <= self.DENSE_ROWS_MAX:
+            key = ("rows", dtype, str(device))
+            if key not in self._cache:
+                A = self._A_np
+                self._cache[key] = torch.as_tensor(A.toarray() if sp.issparse(A) else np.asarray(A), dtype=dtype,
+                                                   device=device)
+            return self._cache[key][idx]
+        A, flat = self._A_np, idx.cpu().numpy().ravel()
+        rows = np.asarray(A[flat].todense() if sp.issparse(A) else np.asarray(A)[flat])
+        return torch.as_tensor(rows, dtype=dtype, device=device).reshape(*idx.shape, -1)
+
     def f_grad_rows(self, X, idx):
-        """Mean gradient over rows idx (R, B) for each replica (dense gather; fine for small batches)."""
-        A = self._A_np
-        rows = torch.as_tensor(np.asarray(A[idx.cpu().numpy().ravel()].todense() if sp.issparse(A)
-                                          else np.asarray(A)[idx.cpu().numpy().ravel()]),
-                               dtype=X.dtype, device=X.device).reshape(*idx.shape, -1)  # (R, B, n)
+        """Mean gradient over rows idx (R, B) for each replica: (R, n)."""
+        rows = self._rows(idx, X.dtype, X.device)  # (R, B, n)
         b = self._b.to(X.device, X.dtype)[idx]  # (R, B)
         m = torch.einsum("rbn,rn->rb", rows, X) * b
         w = -torch.sigmoid(-m) * b  # (R, B)
