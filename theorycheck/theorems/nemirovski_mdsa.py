@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from .base import ExpectationTheorem
 
 
