@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NOT_ALL_HOLD, crash_message, save_traceback
-from .spec import THEOREMS, SpecError, load_spec
+from .spec import SpecError, load_spec
 
 PACKAGED_SPECS = Path(importlib.resources.files("theorycheck.specs"))
 DESCRIPTION = ("Executable, falsifiable checks of convergence theorems for stochastic convex optimization: run an "
@@ -89,14 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("check-cm", help="Cutkosky-Mehta Theorems 1 and 3 (normalized SGD+M, NIGT) on robust regression")
+    p = sub.add_parser("check-cm", help="DEPRECATED alias of 'theorycheck check cm_thm1 cm_thm3' (Cutkosky-Mehta "
+                                        "Theorems 1 and 3 on robust regression)")
     p.add_argument("--sigmas", type=float, nargs="+", default=[0.1, 0.3, 1.0, 3.0], help="noise levels (>= 0)")
     p.add_argument("--T", type=int, nargs="+", default=[100], help="horizons (>= 1)")
     p.add_argument("--seeds", type=int, default=20, help="seeds per configuration (>= 2)")
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
     p.set_defaults(func=cmd_check_cm)
 
-    p = sub.add_parser("list", help="list specs, algorithms and theorems")
+    p = sub.add_parser("list", help="list specs, theorems, algorithms, problem families and noise models, "
+                                    "with where each comes from")
     p.set_defaults(func=cmd_list)
 
     from .commands import data as data_cmd
@@ -184,7 +186,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import exit_code, finalize
+    from .check import all_vacuous, exit_code, finalize
     from .provenance import verdicts_json, with_provenance
     from .report import format_verdicts
     from .outputs import write_tables
@@ -216,14 +218,22 @@ def cmd_check(args) -> int:
     if not len(verdicts):
         print(_no_verdict_reason(specs), file=sys.stderr)
         return EXIT_NOT_ALL_HOLD
+    if all_vacuous(verdicts):
+        print("theorycheck: every test is vacuous (each bound is met by the method that never moves): "
+              "nothing was learnt about the method; exit code 3", file=sys.stderr)
     return exit_code(verdicts)
 
 
 def cmd_check_cm(args) -> int:
-    from .check import exit_code
-    from .methods.checks import check_cutkosky_mehta
+    """Deprecated: ``theorycheck check cm_thm1 cm_thm3`` with the grid given here, relabelled as before (spec
+    'cutkosky_mehta', bound_form 'theorem (vacuous)' on vacuous rows) and written to verdicts_cm.csv."""
+    import dataclasses
+
+    from .check import all_vacuous, exit_code, finalize, is_vacuous
     from .report import format_verdicts
 
+    print("theorycheck: 'check-cm' is deprecated; use 'theorycheck check cm_thm1 cm_thm3' (specs "
+          "problems/cm_thm1.toml, problems/cm_thm3.toml)", file=sys.stderr)
     if args.seeds < 2:
         raise SpecError(f"--seeds must be >= 2, got {args.seeds}")
     if any(s < 0 for s in args.sigmas) or any(T < 1 for T in args.T):
@@ -232,31 +242,61 @@ def cmd_check_cm(args) -> int:
     from .validate import check_out_dir
 
     check_out_dir(args.out)
-    verdicts = check_cutkosky_mehta(sigmas=tuple(args.sigmas), T=args.T, seeds=range(args.seeds))
+    specs = []
+    for th in ("cm_thm1", "cm_thm3"):
+        base = load_spec(resolve_spec(th))
+        for T in args.T:
+            specs.append(dataclasses.replace(
+                base, name=f"{th}_T{T}", noise={**base.noise, "sigma": [float(s) for s in args.sigmas]},
+                run={**base.run, "K": T, "checkpoints": [T], "seeds": args.seeds}))
+    ns = argparse.Namespace(seeds=args.seeds, out=args.out, device="cpu", dtype=None, no_progress=True)
+    rows, _ = _run_specs(specs, ns, evaluate=True)
+    verdicts = finalize(rows, 0.05)
+    for i, r in enumerate(verdicts.rows()):
+        verdicts["spec"][i] = "cutkosky_mehta"
+        if is_vacuous(r):
+            verdicts["bound_form"][i] = f"{r['bound_form']} (vacuous)"
     report = format_verdicts(verdicts)
     write_tables(args.out, {"verdicts_cm.csv": verdicts})
     print(report)
-    print(f"\nwrote {Path(args.out) / 'verdicts_cm.csv'} (rows marked 'theorem (vacuous)' hold for any algorithm)")
+    print(f"\nwrote {Path(args.out) / 'verdicts_cm.csv'}")
+    if all_vacuous(verdicts):
+        print("theorycheck: every test is vacuous; exit code 3", file=sys.stderr)
     return exit_code(verdicts)
 
 
 def cmd_list(args) -> int:
-    from .algorithms import ALGORITHMS
+    from . import algorithms, theorems
+    from .registries import NOISES, PROBLEMS
 
     print("specs:")
     for d in spec_dirs():
         for p in sorted(d.glob("*.toml")):
             try:
                 s = load_spec(p)
-                print(f"  {s.name:<28} {s.theorem:<6} {p}  {s.description}")
+                print(f"  {s.name:<28} {s.theorem:<9} {p}  {s.description}")
             except SpecError as e:
                 print(f"  {p.stem:<28} INVALID  {e}")
-    print("algorithms:")
-    for name, cls in sorted(ALGORITHMS.items()):
-        print(f"  {name:<16} options {', '.join(cls.options):<16} {first_sentence(cls.__doc__)}")
     print("theorems:")
-    for k, v in THEOREMS.items():
-        print(f"  {k:<6} {v}")
+    for name, t, src in theorems.REGISTRY.items():
+        print(f"  {name:<16} {t.summary}  [{t.reference}]  from {src}")
+    print("algorithms:")
+    for name, cls, src in algorithms.REGISTRY.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"  {name:<16} options {', '.join(cls.options):<28} from {src}  {doc}")
+    print("problem families:")
+    for name, f, src in PROBLEMS.items():
+        print(f"  {name:<20} from {src}")
+    print("noise models:")
+    for name, f, src in NOISES.items():
+        print(f"  {name:<20} from {src}")
+    print(f"  {'minibatch':<20} from theorycheck (built-in; the minibatch oracle of a finite-sum problem)")
+    broken = [(reg.kind, n, msg) for reg in (theorems.REGISTRY, algorithms.REGISTRY, PROBLEMS, NOISES)
+              for n, msg in sorted(reg.broken.items())]
+    if broken:
+        print("broken plug-ins (not loaded):")
+        for kind, n, msg in broken:
+            print(f"  {kind}: {n}: {msg}")
     return 0
 
 

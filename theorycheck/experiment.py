@@ -10,34 +10,22 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
-from . import algorithms
-from .oracles import GaussianNoise, NoNoise, Oracle, SphereNoise, SpikeNoise, StudentTNoise
+from . import algorithms, theorems
+from .oracles import Oracle
+from .plugins import PluginError
+from .registries import MINIBATCH, NOISES, PROBLEMS
 from .run import default_checkpoints, resolve_device, resolve_dtype, run
 from .schedules import Constant, Theorem1, Theorem2
 from .spec import Config, Spec, SpecError
 from .table import Table, atomic_write_text
-from .theory.lemma1 import Lemma1Certificate
+from .theorems.base import MultiMonitor
 
 
 @functools.lru_cache(maxsize=32)
 def _build_problem(family: str, params_json: str, L, file, device: str):
-    from .problems import synthetic
-
     params = json.loads(params_json)
-    if family == "a9a":
-        from .problems.a9a import load_a9a
-
-        return load_a9a(L=L if L is not None else "row", device=device, **params)
-    if family == "svmlight":
-        from .problems.a9a import load_svmlight_problem
-
-        return load_svmlight_problem(file, L=L if L is not None else "row", device=device, **params)
-    ctor = {"least_squares": synthetic.least_squares, "nesterov_worst_case": synthetic.nesterov_worst_case,
-            "simplex": synthetic.simplex_problem, "l1_composite": synthetic.l1_composite,
-            "compact": synthetic.compact_problem, "mad_regression": synthetic.mad_regression}[family]
-    return ctor(device=device, **params)
+    extra = {k: v for k, v in (("L", L), ("file", file)) if v is not None}
+    return PROBLEMS.get(family)(device=device, **params, **extra)
 
 
 def build_problem(spec: Spec, device="cpu"):
@@ -47,6 +35,8 @@ def build_problem(spec: Spec, device="cpu"):
                               p.get("file"), str(resolve_device(device)))
     except TypeError as e:  # unknown constructor argument
         raise SpecError(f"{spec.path}: [problem.params] {e}") from None
+    except PluginError as e:
+        raise SpecError(f"{spec.path}: [problem.family] {e}") from None
 
 
 def schedule_V(spec: Spec, problem) -> float:
@@ -59,29 +49,53 @@ def schedule_V(spec: Spec, problem) -> float:
     return problem.V0()
 
 
+def build_oracle(spec: Spec, cfg: Config, problem) -> Oracle:
+    nz = spec.noise
+    if nz["model"] == MINIBATCH:
+        return Oracle(problem, batch=cfg.batch)
+    kw = {k: nz[k] for k in ("df", "p") if k in nz}
+    try:
+        return Oracle(problem, NOISES.get(nz["model"])(cfg.sigma, **kw, **nz.get("params", {})))
+    except (PluginError, TypeError) as e:
+        raise SpecError(f"{spec.path}: [noise.model] {e}") from None
+
+
+def build_schedule(spec: Spec, cfg: Config, problem, oracle):
+    """The schedule of spec.schedule.kind: 'constant', 'theorem1', 'theorem2' (THEORY §4.2, §4.4) or a kind a
+    theorem defines (``Theorem.schedule_kinds``, e.g. 'cm_thm1', 'mdsa')."""
+    c, sc, K = problem.constants, spec.schedule, spec.K
+    if sc["kind"] == "constant":
+        return Constant(sc.get("beta", 0.0), alpha=sc.get("alpha"), eta=sc.get("eta"))
+    if sc["kind"] in ("theorem1", "theorem2"):
+        cls = Theorem1 if sc["kind"] == "theorem1" else Theorem2
+        return cls(c.L, schedule_V(spec, problem), oracle.sigma, c.M, cfg.m, K, lam=sc.get("lam"),
+                   force=spec.check.get("force", False))
+    kinds = theorems.schedule_kinds()
+    if sc["kind"] not in kinds:
+        raise SpecError(f"{spec.path}: [schedule.kind] unknown kind {sc['kind']!r}")
+    return kinds[sc["kind"]](spec, cfg, problem, oracle)
+
+
 def build(spec: Spec, cfg: Config, device="cpu"):
     """(problem, oracle, schedule, algorithm) for one configuration."""
     problem = build_problem(spec, device)
-    nz = spec.noise
-    if nz["model"] == "minibatch":
-        oracle = Oracle(problem, batch=cfg.batch)
-    else:
-        model = nz["model"]
-        noise = (StudentTNoise(cfg.sigma, df=nz.get("df", 3)) if model == "student_t" else
-                 SpikeNoise(cfg.sigma, p=nz.get("p", 0.01)) if model == "spike" else
-                 {"none": NoNoise, "sphere": SphereNoise, "gaussian": GaussianNoise}[model](cfg.sigma))
-        oracle = Oracle(problem, noise)
-    c, sc, K = problem.constants, spec.schedule, spec.K
-    sigma = oracle.sigma
-    if sc["kind"] == "constant":
-        schedule = Constant(sc.get("beta", 0.0), alpha=sc.get("alpha"), eta=sc.get("eta"))
-    else:
-        cls = Theorem1 if sc["kind"] == "theorem1" else Theorem2
-        schedule = cls(c.L, schedule_V(spec, problem), sigma, c.M, cfg.m, K, lam=sc.get("lam"),
-                       force=spec.check.get("force", False))
-    m = cfg.m if spec.algorithm["name"] in algorithms.NEEDS_M else None
-    alg = algorithms.make(spec.algorithm["name"], problem.setup, schedule, m)
+    oracle = build_oracle(spec, cfg, problem)
+    schedule = build_schedule(spec, cfg, problem, oracle)
+    name = spec.algorithm["name"]
+    m = cfg.m if algorithms.needs_m(name) else None
+    alg = algorithms.make(name, problem.setup, schedule, m, **spec.algorithm.get("params", {}))
     return problem, oracle, schedule, alg
+
+
+def monitors(spec: Spec, problem):
+    """The run monitors the spec's theorem (and, with check.lemma1, the Lemma 1 certificate) need, as one."""
+    out = []
+    th = theorems.get(spec.theorem)
+    if th is not None and th.monitor(spec, problem) is not None:
+        out.append(th.monitor(spec, problem))
+    if spec.check.get("lemma1") and (th is None or th.name != "lemma1"):
+        out.append(theorems.get("lemma1").monitor(spec, problem))
+    return MultiMonitor(out) if out else None
 
 
 def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, progress=None) -> Table:
@@ -93,7 +107,7 @@ def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, 
     options = spec.algorithm.get("options") or [alg.default_option]
     cps = spec.run.get("checkpoints", "log")
     cps = default_checkpoints(spec.K, alg.stride) if cps == "log" else cps
-    monitor = Lemma1Certificate(problem) if spec.check.get("lemma1") else None
+    monitor = monitors(spec, problem)
     res = run(problem, oracle, alg, spec.K, range(seed0, seed0 + n_seeds), options=options, checkpoints=cps,
               dtype=dtype, device=device, progress=progress, monitor=monitor,
               config={"spec": spec.name, "config": cfg.key, "theorem": spec.theorem,
@@ -101,8 +115,7 @@ def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, 
                       "batch": cfg.batch or 0})
     t = res.table
     if monitor is not None:
-        rel = np.tile(monitor.min_rel_slack.cpu().numpy(), len(t) // n_seeds)
-        t.columns["lemma1_min_rel_slack"] = rel
+        t.columns.update(monitor.columns(t, n_seeds))
     return t
 
 

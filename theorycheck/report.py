@@ -106,6 +106,11 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
     lines.append(f"{len(verdicts)} tests over all checkpoints ({', '.join(f'{n} {v}' for v, n in counts.items())}); "
                  f"family-wise error rate {alpha:g}, Holm correction; intervals are simultaneous "
                  f"one-sided limits for the mean error (see docs/statistics.md)")
+    n_vac = counts.get("vacuous", 0)
+    if n_vac:
+        lines.append(f"{n_vac} vacuous: the bound is at or above what the method that never moves achieves "
+                     f"(F(x0) - F_ref, or ||grad F(x0)||), so these say nothing about the method; counted apart from "
+                     f"{counts.get('holds', 0)} holds")
     if "method" in t:
         lines.append(method_summary(t))
     lines += ["", LEGEND]

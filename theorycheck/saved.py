@@ -98,13 +98,19 @@ def context_path(out_dir, spec: Spec, cfg) -> Path:
 
 
 def _test_recipe(row: dict) -> dict:
+    from . import theorems
+
     t = row["test"]
+    column = theorems.get(row["theorem"]).statistic  # the raw-table column of the per-seed statistic
     if row.get("bound_form") == "lemma1":
-        return {"kind": "lemma1"}
+        return {"kind": "pathwise", "column": "lemma1_min_rel_slack"}
+    if t.statistic == "lemma1":  # a pathwise certificate (theorems.base.certificate_test)
+        return {"kind": "pathwise", "column": column}
     if t.statistic == "exceedance":
         return {"kind": "exceedance", "threshold": float(t.extra["threshold"]), "p_allowed": float(t.bound),
-                "alpha": float(t.alpha)}
-    return {"kind": "mean", "bound": float(t.bound), "alpha": float(t.alpha)}
+                "alpha": float(t.alpha), "column": column}
+    rng = [float(t.extra["range_low"]), float(t.extra["range_high"])] if t.method == "exact-bounded" else None
+    return {"kind": "mean", "bound": float(t.bound), "alpha": float(t.alpha), "column": column, "range": rng}
 
 
 def config_context(spec: Spec, cfg, table, device="cpu", rows=None) -> dict:
@@ -224,21 +230,23 @@ def tests_from_context(spec: Spec, cfg, table, ctx: dict) -> list[dict]:
     """The rows of ``check.evaluate(spec, cfg, table)`` rebuilt from the saved recipes and the raw table (the same
     test functions on the same errors; ``check.finalize`` gives the same verdicts)."""
     from . import stats
-    from .check import _certificate_test, _errors, _mean_test
+    from .check import _values
+    from .theorems.base import certificate_test, mean_test
 
     cache, rows = {}, []
     for saved in ctx["tests"]:
         r = {k: v for k, v in saved.items() if k != "recipe"}
         rec = saved["recipe"]
-        if rec["kind"] == "lemma1":
-            test = _certificate_test(table["lemma1_min_rel_slack"])
+        if rec["kind"] == "pathwise":
+            test = certificate_test(table[rec["column"]])
         else:
-            if r["option"] not in cache:
-                cache[r["option"]] = _errors(table, r["option"])
-            cps, E = cache[r["option"]]
+            key = (r["option"], rec["column"])
+            if key not in cache:
+                cache[key] = _values(table, *key)
+            cps, E = cache[key]
             errs = E[cps.index(int(r["checkpoint"]))]
             if rec["kind"] == "mean":
-                test = _mean_test(errs, rec["bound"], rec["alpha"])
+                test = mean_test(errs, rec["bound"], rec["alpha"], tuple(rec["range"]) if rec["range"] else None)
             else:
                 finite = np.where(np.isfinite(errs), errs, np.finfo(np.float64).max)
                 test = stats.exceedance_test(finite, rec["threshold"], rec["p_allowed"], alpha=rec["alpha"])

@@ -103,7 +103,8 @@ def anytime_test(x, bound, n_max, looks, alpha=0.05, err_range=None, indicator=F
 
 def _anytime_rows(rows, table, n_max, looks, alpha):
     """Replace each row's fixed-n test by its anytime-valid counterpart (same bound / threshold)."""
-    from .check import _errors
+    from . import theorems
+    from .check import _values
 
     cache = {}
     out = []
@@ -112,9 +113,10 @@ def _anytime_rows(rows, table, n_max, looks, alpha):
         if t.method == "pathwise" or r.get("verdict") == "assumptions-failed":
             out.append(r)
             continue
-        if r["option"] not in cache:
-            cache[r["option"]] = _errors(table, r["option"])
-        cps, E = cache[r["option"]]
+        key = (r["option"], theorems.get(r["theorem"]).statistic)
+        if key not in cache:
+            cache[key] = _values(table, *key)
+        cps, E = cache[key]
         errs = E[cps.index(int(r["checkpoint"]))]
         if t.statistic == "exceedance":
             ind = (np.where(np.isfinite(errs), errs, np.inf) > t.extra["threshold"]).astype(float)

@@ -14,18 +14,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .algorithms import ALGORITHMS
+from . import algorithms, theorems
+from .plugins import PluginError
+from .registries import MINIBATCH, NOISES, PROBLEMS, noise_names
 
-THEOREMS = {
-    "thm1a": "Theorem 1(a): E F(x̃_S) − F⋆ ≤ K0(m) (AM1-SGD, Theorem 1 schedule)",
-    "thm1b": "Theorem 1(b): P{F(x̃_S) − F⋆ > K0 + K1(Λ)} ≤ e^{−Λ²/3} + e^{−Λ} (compact X, light tail)",
-    "thm2": "Theorem 2: E F(φ̄_K) − F⋆ ≤ bound (3) (AM2-SGD, Theorem 2 schedule)",
-    "none": "no theorem: results only",
-}
-FAMILIES = ("least_squares", "nesterov_worst_case", "simplex", "l1_composite", "compact", "mad_regression", "a9a",
-            "svmlight")
-NOISES = ("none", "sphere", "gaussian", "student_t", "spike", "minibatch")
-SCHEDULES = ("theorem1", "theorem2", "constant")
+# the built-in theorems (more come from plug-ins: theorycheck.theorems.REGISTRY)
+THEOREMS = {**{t.name: f"{t.summary} [{t.reference}]" for t in theorems.BUILTIN}, "none": "no theorem: results only"}
+FAMILIES = tuple(PROBLEMS.names())  # built-in problem families (plug-ins: theorycheck.registries.PROBLEMS)
+NOISES_BUILTIN = tuple(noise_names())
+BUILTIN_SCHEDULES = ("theorem1", "theorem2", "constant")
+SCHEDULES = BUILTIN_SCHEDULES + tuple(theorems.schedule_kinds())
 # a spec's name names its output folder DIR/raw/<name>/: a plain identifier, never a path
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -33,16 +31,19 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 SCHEMA = {
     "": {"name": (str, False, "spec name (default: file stem)"), "description": (str, False, "free text"),
          "suite": (list, False, "suites this spec belongs to, e.g. ['default', 'ci']"),
-         "theorem": (str, True, f"one of {sorted(THEOREMS)}")},
-    "problem": {"family": (str, True, f"one of {FAMILIES}"), "params": (dict, False, "constructor arguments"),
+         "theorem": (str, True, f"one of {sorted(THEOREMS)}, a plug-in theorem or 'package.module:object'")},
+    "problem": {"family": (str, True, f"one of {FAMILIES}, a plug-in family or 'package.module:factory'"), "params": (dict, False, "constructor arguments"),
                 "L": ((str, float, int), False, "'row', 'tight' or a number (a9a/svmlight only)"),
                 "file": (str, False, "svmlight file path (family 'svmlight')")},
-    "noise": {"model": (str, True, f"one of {NOISES}"), "sigma": ((list, float, int), False, "σ >= 0 or a list"),
+    "noise": {"model": (str, True, f"one of {NOISES_BUILTIN}, a plug-in noise or 'package.module:factory'"), "sigma": ((list, float, int), False, "σ >= 0 or a list"),
               "df": (int, False, "Student-t degrees of freedom >= 3"),
-              "p": (float, False, "spike probability in (0, 1]"), "batch": ((list, int), False, "batch >= 1")},
-    "algorithm": {"name": (str, True, f"one of {sorted(ALGORITHMS)}"), "m": ((list, int), False, "m >= 1 or a list"),
-                  "options": (list, False, "output options of the algorithm")},
-    "schedule": {"kind": (str, True, f"one of {SCHEDULES}"),
+              "p": (float, False, "spike probability in (0, 1]"), "batch": ((list, int), False, "batch >= 1"),
+              "params": (dict, False, "further keyword arguments of the noise factory")},
+    "algorithm": {"name": (str, True, f"one of {sorted(algorithms.ALGORITHMS)}, a plug-in or 'package.module:Class'"),
+                  "m": ((list, int), False, "m >= 1 or a list"),
+                  "options": (list, False, "output options of the algorithm"),
+                  "params": (dict, False, "further constructor arguments of the algorithm")},
+    "schedule": {"kind": (str, True, f"one of {SCHEDULES} (theorems may define more)"),
                  "V": ((float, int, str), False, "V used to set the steps: a number > 0 or 'true' (V_d(x*, x0))"),
                  "lam": ((float, int), False, "override of λ (0 < λ <= 2/3 unless check.force)"),
                  "eta": ((float, int), False, "constant step > 0"), "beta": ((float, int), False, "in [0, 1)"),
@@ -174,29 +175,44 @@ def _validate_values(s: Spec):
     for key, v in (("noise.sigma", s.noise.get("sigma", 0.0)), ("algorithm.m", s.algorithm.get("m", 1)),
                    ("noise.batch", s.noise.get("batch", [None]))):
         need(v != [], key, "must not be empty (an empty grid tests nothing): give a value or a non-empty list")
-    need(s.theorem in THEOREMS, "theorem", f"must be one of {sorted(THEOREMS)}, got {s.theorem!r}")
-    need(s.problem["family"] in FAMILIES, "problem.family", f"must be one of {FAMILIES}, got {s.problem['family']!r}")
+    theorem = None
+    if s.theorem != theorems.NONE:
+        need(s.theorem in theorems.REGISTRY, "theorem",
+             f"must be one of {sorted(theorems.REGISTRY.names() + [theorems.NONE])} or 'package.module:object', "
+             f"got {s.theorem!r}")
+        try:
+            theorem = theorems.get(s.theorem)
+        except PluginError as e:
+            _fail(p, "theorem", str(e))
+    need(s.problem["family"] in PROBLEMS, "problem.family",
+         f"must be one of {tuple(PROBLEMS.names())} or 'package.module:factory', got {s.problem['family']!r}")
     need(s.problem["family"] != "svmlight" or "file" in s.problem, "problem.file", "required for family 'svmlight'")
-    need(s.noise["model"] in NOISES, "noise.model", f"must be one of {NOISES}, got {s.noise['model']!r}")
+    need(s.noise["model"] == MINIBATCH or s.noise["model"] in NOISES, "noise.model",
+         f"must be one of {tuple(noise_names())} or 'package.module:factory', got {s.noise['model']!r}")
     for sg in _as_list(s.noise.get("sigma", 0.0)):
         need(isinstance(sg, (int, float)) and not isinstance(sg, bool) and sg >= 0, "noise.sigma",
              f"each σ must be a number >= 0, got {sg!r}")
-    if s.noise["model"] == "minibatch":
+    if s.noise["model"] == MINIBATCH:
         need("batch" in s.noise, "noise.batch", "required for the minibatch oracle (integer >= 1)")
         for b in _as_list(s.noise["batch"]):
             need(isinstance(b, int) and b >= 1, "noise.batch", f"each batch must be an integer >= 1, got {b!r}")
     need(s.noise.get("df", 3) >= 3, "noise.df", f"must be an integer >= 3, got {s.noise.get('df')!r}")
     need(0 < s.noise.get("p", 0.01) <= 1, "noise.p", f"must be in (0, 1], got {s.noise.get('p')!r}")
-    need(s.algorithm["name"] in ALGORITHMS, "algorithm.name",
-         f"must be one of {sorted(ALGORITHMS)}, got {s.algorithm['name']!r}")
+    need(s.algorithm["name"] in algorithms.REGISTRY, "algorithm.name",
+         f"must be one of {algorithms.REGISTRY.names()} or 'package.module:Class', got {s.algorithm['name']!r}")
+    try:
+        alg_cls = algorithms.get(s.algorithm["name"])
+    except PluginError as e:
+        _fail(p, "algorithm.name", str(e))
     for m in _as_list(s.algorithm.get("m", 1)):
         need(isinstance(m, int) and not isinstance(m, bool) and m >= 1, "algorithm.m",
              f"each m must be an integer >= 1, got {m!r}")
-    opts = ALGORITHMS[s.algorithm["name"]].options
+    opts = alg_cls.options
     for o in s.algorithm.get("options", []):
         need(o in opts, "algorithm.options", f"each option must be one of {opts}, got {o!r}")
     sch = s.schedule
-    need(sch["kind"] in SCHEDULES, "schedule.kind", f"must be one of {SCHEDULES}, got {sch['kind']!r}")
+    kinds = BUILTIN_SCHEDULES + tuple(theorems.schedule_kinds())
+    need(sch["kind"] in kinds, "schedule.kind", f"must be one of {kinds}, got {sch['kind']!r}")
     V = sch.get("V", "true")
     need(V == "true" or (isinstance(V, (int, float)) and V > 0), "schedule.V", f"must be 'true' or > 0, got {V!r}")
     if sch["kind"] == "constant":
@@ -231,17 +247,11 @@ def _validate_values(s: Spec):
     need(c.get("bound_scale", 1.0) > 0, "check.bound_scale", "must be > 0")
     need(c.get("form", "auto") in ("auto", "theorem", "comparator"), "check.form",
          f"must be 'auto', 'theorem' or 'comparator', got {c.get('form')!r}")
-    if s.theorem in ("thm1a", "thm1b"):
-        need(s.algorithm["name"] in ("am1", "am1_momentum"), "algorithm.name",
-             f"{s.theorem} is about AM1-SGD: use 'am1' or 'am1_momentum', got {s.algorithm['name']!r}")
-        for m in _as_list(s.algorithm.get("m", 1)):
-            need(r["K"] % m == 0, "run.K", f"K={r['K']} must be divisible by every m (m={m})")
-    if s.theorem == "thm2":
-        need(s.algorithm["name"] == "am2", "algorithm.name",
-             f"thm2 is about AM2-SGD with its time-varying schedule: use 'am2', got {s.algorithm['name']!r}")
-    if s.theorem != "none":
-        want = {"thm1a": "theorem1", "thm1b": "theorem1", "thm2": "theorem2"}[s.theorem]
-        need(sch["kind"] == want, "schedule.kind", f"{s.theorem} needs schedule.kind = {want!r}, got {sch['kind']!r}")
+    if theorem is not None:
+        # refusals: what the theorem does not cover (algorithm, output option, schedule) -> exit 2 before running
+        for key, msg in theorem.refusals(s, alg_cls.default_option):
+            _fail(p, key, msg)
+        theorem.validate(s, need)
 
 
 def find_specs(root="problems") -> list[Path]:

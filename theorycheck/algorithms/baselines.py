@@ -89,14 +89,16 @@ class NesterovPyTorch(Algorithm):
 
 class MirrorDescentSA(Algorithm):
     """Mirror-descent SA (Nemirovski et al. 2009): z_{k+1} = Prox_{α_k h}(z_k, α_k g(z_k)), β ignored.
-    Option 'last' reports z_K (plain SGD in the Euclidean setup), 'average' reports (1/K) Σ_{k=1..K} z_k."""
+    Option 'last' reports z_K (plain SGD in the Euclidean setup), 'average' reports (1/K) Σ_{k=1..K} z_k, and
+    'query_average' the average of the points where gradients were taken, (1/K) Σ_{k=0..K-1} z_k (the average
+    that Nemirovski et al. 2009 bound, theorem 'mdsa')."""
 
     name = "mdsa"
-    options = ("last", "average")
+    options = ("last", "average", "query_average")
     default_option = "average"
 
     def init(self, x0, seeds):
-        return {"z": x0.clone(), "sum": x0.new_zeros(x0.shape), "seeds": seeds}
+        return {"z": x0.clone(), "sum": x0.new_zeros(x0.shape), "qsum": x0.new_zeros(x0.shape), "seeds": seeds}
 
     def query(self, state, k):
         return state["z"]
@@ -104,9 +106,10 @@ class MirrorDescentSA(Algorithm):
     def step(self, state, g, k):
         a = self.schedule.alpha(k)
         z = self.setup.prox(state["z"], a * g, a)
-        return {**state, "z": z, "sum": state["sum"] + z}
+        return {**state, "z": z, "sum": state["sum"] + z, "qsum": state["qsum"] + state["z"]}
 
     def output(self, state, option, k):
-        if self.check_option(option) == "last" or k == 0:
+        option = self.check_option(option)
+        if option == "last" or k == 0:
             return state["z"]
-        return state["sum"] / k
+        return (state["sum"] if option == "average" else state["qsum"]) / k

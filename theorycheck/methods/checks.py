@@ -1,5 +1,10 @@
 """Verdicts for the Cutkosky–Mehta theorems (THEORY §6) in the format of :mod:`theorycheck.check`.
 
+Legacy programmatic API (kept for callers and tests): the theorems themselves are
+:mod:`theorycheck.theorems.cm_thm1` / :mod:`~theorycheck.theorems.cm_thm3` and run through the common engine with
+``theorycheck check cm_thm1 cm_thm3`` (specs problems/cm_thm1.toml, cm_thm3.toml). Runs here also go through
+:func:`theorycheck.run.run` (via :func:`~theorycheck.methods.normalized.run_normalized`) and the engine's mean test.
+
 For each theorem and each σ of a grid, R seeds run the method with the theorem's parameters on a
 :class:`~theorycheck.methods.normalized.RobustRegression` problem (noise from the counter-based ``theorycheck.rng``:
 seed r's run is a pure function of (seed_r, σ, T), whatever the batch):
@@ -22,12 +27,11 @@ at σ >= 0.1; T = 10^4 makes both non-vacuous for σ <= 0.1 (docs/optimizers.md 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from .. import stats
 from ..check import COLUMNS, finalize
+from ..theorems.base import mean_test
 from ..table import Table
 from ._common import check_real
 from .normalized import RobustRegression, run_normalized, thm1_bound, thm3_bound
@@ -74,14 +78,6 @@ def per_seed_statistic(problem: RobustRegression, theorem: str, sigma: float, T:
     return stat, info
 
 
-def _diverged_verdict(n, bound, alpha):
-    inf = math.inf
-    return stats.Verdict(statistic="mean", value=inf, ci_low=inf, ci_high=inf, bound=bound, ratio=0.0,
-                         verdict="violated", n=n, p_holds=1.0, p_violated=0.0, alpha=alpha, alpha_low=alpha,
-                         alpha_high=alpha, method="pathwise", extra={"method_detail": "non-finite seeds: mean is +inf"},
-                         _limits=lambda a: (inf, inf), _seeds=lambda a: None)
-
-
 def evaluate(problem: RobustRegression, theorem: str, sigma: float, T: int, seeds, *, noise: str = "gaussian",
              bound_scale: float = 1.0, alpha: float = 0.05, spec: str = "cutkosky_mehta") -> dict:
     """One unadjusted test (a row dict with the Verdict under ``"test"``; :func:`finalize` applies Holm)."""
@@ -95,7 +91,7 @@ def evaluate(problem: RobustRegression, theorem: str, sigma: float, T: int, seed
     stat, info = per_seed_statistic(problem, theorem, sigma, T, seeds, noise)
     bound = theorem_bound(problem, theorem, sigma, T) * bound_scale
     finite = np.isfinite(stat)
-    test = stats.verdict_mean(stat, bound, alpha) if finite.all() else _diverged_verdict(stat.size, bound, alpha)
+    test = mean_test(stat, bound, alpha)  # the engine's test (a non-finite seed makes the mean +inf: violated)
     form = "theorem" if bound_scale == 1.0 else f"theorem x {bound_scale:g}"
     if is_vacuous(problem, bound):
         form += " (vacuous)"

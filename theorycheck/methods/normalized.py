@@ -306,13 +306,42 @@ class RobustRegression(Problem):
         return self.f_grad(X) + self.noise(seeds, step, sigma, kind, stream)
 
 
+class _Lemma2Recorder:
+    """run.py monitor recording, before each step t, ||∇F(w_t)||, F(w_t), F(w_{t+1}), ||m_t − ∇F(w_t)|| and the
+    Lemma 2 slack (w_{t+1} and m_t from the algorithm's pure step function)."""
+
+    def __init__(self, problem, eta, L):
+        self.problem, self.eta, self.L = problem, eta, L
+        self.rec = {k: [] for k in ("grad_norm", "F", "F_next", "eps_hat", "slack")}
+
+    def __call__(self, algorithm, state, x, g, k):
+        p = self.problem
+        w = state["w"]
+        nxt = algorithm.step(state, g, k)
+        gF = p.f_grad(w)
+        Fw, Fn = p.f_value(w), p.f_value(nxt["w"])
+        gn = torch.linalg.vector_norm(gF, dim=-1)
+        en = torch.linalg.vector_norm(nxt["m"] - gF, dim=-1)
+        lhs, rhs = lemma2_sides(Fw, Fn, gn, en, self.eta, self.L)
+        for key, v in (("grad_norm", gn), ("F", Fw), ("F_next", Fn), ("eps_hat", en), ("slack", rhs - lhs)):
+            self.rec[key].append(v)
+
+
 def run_normalized(problem: RobustRegression, seeds, T: int, sigma: float, method: str = "nsgdm", eta=None,
                    alpha=None, noise: str = "gaussian"):
     """Run normalized SGD-M ("nsgdm", Thm 1 parameters by default) or NIGT ("nigt", Thm 3 parameters) for T
-    steps from problem.x0 on R = len(seeds) replicas. Returns a dict of (T, R) float64 tensors: ``grad_norm``
-    ||∇F(w_t)||, ``F`` F(w_t), ``F_next`` F(w_{t+1}), ``eps_hat`` ||m_t - ∇F(w_t)||, plus ``eta``, ``alpha``,
-    ``R`` (= F(w_1)) and the per-step Lemma 2 ``slack`` = rhs - lhs."""
-    seeds = rng.as_seeds(seeds, problem.device)
+    steps from problem.x0 on R = len(seeds) replicas, through the common engine (:func:`theorycheck.run.run` with
+    the algorithms :class:`theorycheck.algorithms.momentum.NormalizedSGDM` / ``NIGT`` and the oracle
+    ∇F + θ of :mod:`theorycheck.oracles`). Returns a dict of (T, R) float64 tensors: ``grad_norm`` ||∇F(w_t)||,
+    ``F`` F(w_t), ``F_next`` F(w_{t+1}), ``eps_hat`` ||m_t - ∇F(w_t)||, plus ``eta``, ``alpha``, ``R`` (= F(w_1))
+    and the per-step Lemma 2 ``slack`` = rhs - lhs."""
+    from ..algorithms.momentum import NIGT, NormalizedSGDM
+    from ..oracles import GaussianNoise, Oracle, SphereNoise
+    from ..run import run
+    from ..theorems._cm import FixedStep
+
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T must be an integer >= 1, got {T!r}")
     Rv = float(problem.value(problem.x0[None])[0])
     L = problem.L
     if method == "nsgdm":
@@ -321,24 +350,16 @@ def run_normalized(problem: RobustRegression, seeds, T: int, sigma: float, metho
         a0, e0 = thm3_params(Rv, L, problem.rho, sigma, T)
     else:
         raise ValueError(f"method must be 'nsgdm' or 'nigt', got {method!r}")
+    if noise not in ("gaussian", "sphere"):
+        raise ValueError(f"kind must be 'gaussian' or 'sphere', got {noise!r}")
     eta = e0 if eta is None else eta
     alpha = a0 if alpha is None else alpha
-    beta = 1.0 - alpha
-    W = problem.x0[None].repeat(len(seeds), 1)
-    state = nsgdm_init(W) if method == "nsgdm" else nigt_init(W)
-    rec = {k: [] for k in ("grad_norm", "F", "F_next", "eps_hat", "slack")}
-    for t in range(T):
-        w = state.w
-        x = w if method == "nsgdm" else nigt_query(state, beta)
-        g = problem.stochastic_grad(x, seeds, t, sigma, noise)
-        state = (nsgdm_step if method == "nsgdm" else nigt_step)(state, g, eta, beta)
-        gF = problem.f_grad(w)
-        Fw, Fn = problem.f_value(w), problem.f_value(state.w)
-        gn = torch.linalg.vector_norm(gF, dim=-1)
-        en = torch.linalg.vector_norm(state.m - gF, dim=-1)
-        lhs, rhs = lemma2_sides(Fw, Fn, gn, en, eta, L)
-        for k, v in (("grad_norm", gn), ("F", Fw), ("F_next", Fn), ("eps_hat", en), ("slack", rhs - lhs)):
-            rec[k].append(v)
-    out = {k: torch.stack(v) for k, v in rec.items()}
+    check_real("eta", eta, lo=0, lo_open=True)
+    check_real("alpha", alpha, 0.0, 1.0, lo_open=True)
+    alg = (NormalizedSGDM if method == "nsgdm" else NIGT)(problem.setup, FixedStep(eta, 1.0 - alpha, method))
+    oracle = Oracle(problem, (GaussianNoise if noise == "gaussian" else SphereNoise)(sigma))
+    rec = _Lemma2Recorder(problem, eta, L)
+    run(problem, oracle, alg, T, seeds, options=("w_t",), checkpoints=[T], monitor=rec, progress=False)
+    out = {k: torch.stack(v) for k, v in rec.rec.items()}
     out.update(eta=eta, alpha=alpha, R=Rv)
     return out
