@@ -1,5 +1,6 @@
 """Command line: ``theorycheck {check,run,list,data,figures}``. Thin: parse, load specs, call the library, print,
-set the exit code (0 all hold, 1 something violated, 2 bad input, 3 inconclusive only)."""
+set the exit code (0 all hold, 1 something violated, 2 bad input, 3 inconclusive only, 4 a regression against
+``--baseline``)."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,21 @@ def _common(p):
                    help="torch CPU threads (default: torch's choice; 1 is faster on a machine shared with other jobs)")
 
 
+def _ci_options(p):
+    """CI outputs and regression baselines of ``theorycheck check`` (theorycheck/junit.py, baseline.py)."""
+    p.add_argument("--format", default="text", choices=["text", "json", "csv"],
+                   help="verdicts on stdout as a text table (default), JSON or CSV (messages go to stderr)")
+    p.add_argument("--junit-xml", metavar="FILE", default=None,
+                   help="also write JUnit XML: one testcase per verdict row (violated = failure, "
+                        "inconclusive/vacuous = skipped)")
+    p.add_argument("--save-baseline", metavar="DIR", default=None,
+                   help="store this run's per-seed errors as a regression baseline (re-runs, never reuses)")
+    p.add_argument("--baseline", metavar="DIR", default=None,
+                   help="re-run and compare with the baseline in DIR, paired by seed; exit 4 on a regression")
+    p.add_argument("--baseline-tolerance", type=float, default=0.01,
+                   help="relative worsening of the mean error tolerated before a regression (default 0.01 = 1%%)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="theorycheck", description=__doc__.splitlines()[0])
     ap.add_argument("--version", action="version", version=f"theorycheck {__version__}")
@@ -57,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run specs and give statistical verdicts on their theorems")
     p.add_argument("specs", nargs="*", help="spec files or names (default: the embedded default suite)")
     _common(p)
+    _ci_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run specs and save raw per-replica results only")
@@ -77,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import data as data_cmd
 
     data_cmd.register(sub)
+    from .commands import report as report_cmd
+
+    report_cmd.register(sub)
     try:
         from .commands import figures as figures_cmd
 
@@ -115,6 +135,10 @@ def _run_specs(specs, args, evaluate: bool):
     for spec in specs:
         for cfg in spec.configs():
             print(f"[{spec.name}] {cfg.key}: {args.seeds or spec.n_seeds} seeds, K={spec.K}", file=sys.stderr)
+            if getattr(args, "baseline", None) or getattr(args, "save_baseline", None):  # a baseline needs a fresh run
+                from .experiment import raw_path
+
+                raw_path(args.out, spec, cfg).with_suffix(".json").unlink(missing_ok=True)
             t = run_or_load(spec, cfg, args.out, args.seeds, args.device, args.dtype, _progress(args))
             tables.append(t)
             if evaluate:
@@ -139,15 +163,65 @@ def cmd_check(args) -> int:
     from .table import Table
 
     specs = _load_all(args)
+    _ci_validate(args, specs)
     rows, tables = _run_specs(specs, args, evaluate=True)
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     verdicts = finalize(rows, alpha)
     out = Path(args.out)
     Table.concat(tables).to_csv(out / "results.csv")
     verdicts.to_csv(out / "verdicts.csv")
-    print(format_verdicts(verdicts, alpha))
-    print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
-    return exit_code(verdicts)
+    regressions = _ci_baseline(args, specs, tables, alpha)
+    if args.format == "text":
+        print(format_verdicts(verdicts, alpha))
+        print(f"\nwrote {out / 'verdicts.csv'} and {out / 'results.csv'}")
+    return _ci_report(args, verdicts, regressions, alpha, exit_code(verdicts))
+
+
+def _ci_validate(args, specs) -> None:
+    """Refuse bad CI options and an incompatible baseline before anything runs (exit 2)."""
+    from . import baseline
+
+    tol = args.baseline_tolerance
+    if not (0 <= tol < 1):
+        raise SpecError(f"--baseline-tolerance must be in [0, 1) (a relative tolerance), got {tol}")
+    if args.baseline and args.save_baseline and Path(args.baseline).resolve() == Path(args.save_baseline).resolve():
+        raise SpecError("--baseline and --save-baseline must name different folders")
+    if args.baseline:
+        baseline.validate(args.baseline, specs, n_seeds=args.seeds, dtype=args.dtype, device=args.device)
+
+
+def _ci_baseline(args, specs, tables, alpha):
+    """Save and/or compare a regression baseline; returns the regression table (None without --baseline)."""
+    from . import baseline
+
+    runs = list(zip([(s, c) for s in specs for c in s.configs()], tables))
+    runs = [(s, c, t) for (s, c), t in runs]
+    if args.save_baseline:
+        p = baseline.save(args.save_baseline, runs, n_seeds=args.seeds, dtype=args.dtype, device=args.device)
+        print(f"wrote baseline {p}", file=sys.stderr)
+    if not args.baseline:
+        return None
+    reg = baseline.compare(args.baseline, runs, tolerance=args.baseline_tolerance, alpha=alpha)
+    reg.to_csv(Path(args.out) / "regressions.csv")
+    return reg
+
+
+def _ci_report(args, verdicts, regressions, alpha, code) -> int:
+    """--format json/csv on stdout, --junit-xml, the regression table; exit 4 on a regression (1 still wins)."""
+    from . import baseline, junit
+
+    if args.format == "json":
+        print(junit.to_json(verdicts, regressions, alpha=alpha, exit_code=code))
+    elif args.format == "csv":
+        sys.stdout.write(verdicts.to_csv_text())
+    if args.junit_xml:
+        junit.write_junit_xml(args.junit_xml, verdicts, regressions)
+        print(f"wrote {args.junit_xml}", file=sys.stderr)
+    if regressions is not None:
+        print(baseline.format_regressions(regressions, alpha), file=sys.stdout if args.format == "text" else sys.stderr)
+        if baseline.n_regressions(regressions) and code != 1:
+            return baseline.EXIT_REGRESSION
+    return code
 
 
 def cmd_check_cm(args) -> int:
