@@ -61,6 +61,7 @@ document.addEventListener('DOMContentLoaded',function(){
   Array.prototype.forEach.call(document.querySelectorAll('table.sortable th'),function(th){
     th.addEventListener('click',function(){sortTable(th);});
   });
+  document.body.setAttribute('data-ready','1');
 });
 """
 
