@@ -219,3 +219,22 @@ def test_parametrize_ids():
     mark = parametrize_with_theorems([{**__import__("tomllib").loads(spec_toml()), "name": "demo"}])
     ids = [p.id for p in mark.args[1]]
     assert ids == ["demo-thm1a-sigma=0.1,m=1", "demo-thm1a-sigma=0.1,m=10"]
+
+
+def _readme_python_blocks():
+    import re as _re
+
+    text = (ROOT / "README.md").read_text()
+    return [b for b in _re.findall(r"```python\n(.*?)```", text, flags=_re.S) if "theorycheck.testing" in b]
+
+
+def test_readme_testing_examples_run(capsys):
+    blocks = _readme_python_blocks()
+    assert len(blocks) == 2
+    ns = {}
+    exec(blocks[0], ns)  # the five-line test file: the decorator collects one test per configuration
+    marks = ns["test_theorem"].pytestmark
+    assert len(blocks[0].strip().splitlines()) == 5 and len(marks[0].args[1]) == 6 + 6
+    exec(blocks[1], {})  # a verdict from Python
+    out = capsys.readouterr().out
+    assert out.count("holds") == 3 and "ratio" in out
