@@ -1,4 +1,4 @@
-"""Command line: ``theorycheck {check,run,check-cm,list,data,figures}``. Thin: parse, validate the whole
+"""Command line: ``theorycheck {check,run,check-cm,list,data,figures,pep,report}``. Thin: parse, validate the whole
 invocation, call the library, print, set the exit code (codes in :mod:`theorycheck.errors`)."""
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ def _common(p):
     add_arguments(p)
 
 
+def _ci_options(p):
+    """CI outputs and regression baselines of ``theorycheck check`` (theorycheck/junit.py, baseline.py)."""
+    p.add_argument("--format", default="text", choices=["text", "json", "csv"],
+                   help="verdicts on stdout as a text table (default), JSON or CSV (messages go to stderr)")
+    p.add_argument("--junit-xml", metavar="FILE", default=None,
+                   help="also write JUnit XML: one testcase per verdict row (violated = failure, "
+                        "inconclusive/vacuous = skipped)")
+    p.add_argument("--save-baseline", metavar="DIR", default=None,
+                   help="store this run's per-seed errors as a regression baseline (re-runs, never reuses)")
+    p.add_argument("--baseline", metavar="DIR", default=None,
+                   help="re-run and compare with the baseline in DIR, paired by seed; exit 4 on a regression")
+    p.add_argument("--baseline-tolerance", type=float, default=0.01,
+                   help="relative worsening of the mean error tolerated before a regression (default 0.01 = 1%%)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import textwrap
 
@@ -82,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seeds", type=int, default=1000, help="with --until-decided: seeds cap per configuration")
     p.add_argument("--batch", type=int, default=None,
                    help="with --until-decided: seeds per batch (default: --seeds or the spec's)")
+    _ci_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run specs and save raw per-replica results only")
@@ -105,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_cmd.register(sub)
     from .commands import pep as pep_cmd; pep_cmd.register(sub)  # noqa: E702
+    from .commands import report as report_cmd
+
+    report_cmd.register(sub)
     try:
         from .commands import figures as figures_cmd
 
@@ -194,6 +213,7 @@ def cmd_check(args) -> int:
 
     specs = _load_all(args)
     _validate(specs, args)
+    _ci_validate(args, specs)
     if args.until_decided:
         from .sequential import check_until_decided
 
@@ -213,15 +233,63 @@ def cmd_check(args) -> int:
     vtable, meta = with_provenance(verdicts, args.device, args.dtype)
     write_tables(out, {"results.csv": Table.concat(tables), "verdicts.csv": vtable})
     atomic_write_text(out / "verdicts.json", verdicts_json(vtable, meta))
-    print(report)
-    print(f"\nwrote {out / 'verdicts.csv'} (and verdicts.json) and {out / 'results.csv'}")
+    regressions = _ci_baseline(args, specs, tables, alpha)
+    if args.format == "text":
+        print(report)
+        print(f"\nwrote {out / 'verdicts.csv'} (and verdicts.json) and {out / 'results.csv'}")
     if not len(verdicts):
         print(_no_verdict_reason(specs), file=sys.stderr)
-        return EXIT_NOT_ALL_HOLD
     if all_vacuous(verdicts):
         print("theorycheck: every test is vacuous (each bound is met by the method that never moves): "
               "nothing was learnt about the method; exit code 3", file=sys.stderr)
-    return exit_code(verdicts)
+    return _ci_report(args, verdicts, regressions, alpha, exit_code(verdicts))
+
+
+def _ci_validate(args, specs) -> None:
+    """Refuse bad CI options and an incompatible baseline before anything runs (exit 2)."""
+    from . import baseline
+
+    tol = args.baseline_tolerance
+    if not (0 <= tol < 1):
+        raise SpecError(f"--baseline-tolerance must be in [0, 1) (a relative tolerance), got {tol}")
+    if args.baseline and args.save_baseline and Path(args.baseline).resolve() == Path(args.save_baseline).resolve():
+        raise SpecError("--baseline and --save-baseline must name different folders")
+    if args.baseline:
+        baseline.validate(args.baseline, specs, n_seeds=args.seeds, dtype=args.dtype, device=args.device)
+
+
+def _ci_baseline(args, specs, tables, alpha):
+    """Save and/or compare a regression baseline; returns the regression table (None without --baseline)."""
+    from . import baseline
+
+    runs = list(zip([(s, c) for s in specs for c in s.configs()], tables))
+    runs = [(s, c, t) for (s, c), t in runs]
+    if args.save_baseline:
+        p = baseline.save(args.save_baseline, runs, n_seeds=args.seeds, dtype=args.dtype, device=args.device)
+        print(f"wrote baseline {p}", file=sys.stderr)
+    if not args.baseline:
+        return None
+    reg = baseline.compare(args.baseline, runs, tolerance=args.baseline_tolerance, alpha=alpha)
+    reg.to_csv(Path(args.out) / "regressions.csv")
+    return reg
+
+
+def _ci_report(args, verdicts, regressions, alpha, code) -> int:
+    """--format json/csv on stdout, --junit-xml, the regression table; exit 4 on a regression (1 still wins)."""
+    from . import baseline, junit
+
+    if args.format == "json":
+        print(junit.to_json(verdicts, regressions, alpha=alpha, exit_code=code))
+    elif args.format == "csv":
+        sys.stdout.write(verdicts.to_csv_text())
+    if args.junit_xml:
+        junit.write_junit_xml(args.junit_xml, verdicts, regressions)
+        print(f"wrote {args.junit_xml}", file=sys.stderr)
+    if regressions is not None:
+        print(baseline.format_regressions(regressions, alpha), file=sys.stdout if args.format == "text" else sys.stderr)
+        if baseline.n_regressions(regressions) and code != 1:
+            return baseline.EXIT_REGRESSION
+    return code
 
 
 def cmd_check_cm(args) -> int:
