@@ -24,7 +24,7 @@ sigma = [0.0, 0.3]
 [algorithm]
 name = "am1"
 m = [1, 2]
-options = ["I", "II"]
+options = ["II"]  # Theorem 1(a) bounds Option II only
 [schedule]
 kind = "theorem1"
 {schedule}

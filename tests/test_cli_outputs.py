@@ -248,7 +248,7 @@ def test_minibatch_rows_show_batch_and_true_sigma(tmp_path, capsys):
     stdout = capsys.readouterr().out
     with open(out / "verdicts.csv") as f:
         rows = list(csv.DictReader(f))
-    assert COLUMNS[-1] == "batch" and "batch" in rows[0]
+    assert "batch" in COLUMNS and "batch" in rows[0]
     spec = load_spec(p)
     problem = experiment.build_problem(spec)
     want = {B: Oracle(problem, batch=B).sigma for B in (1, 10)}
@@ -274,7 +274,8 @@ def _row(k, verdict, **kw):
          "checkpoint": k, "n_seeds": 30, "statistic": "mean", "value": 1.0, "ci_low": 0.8, "ci_high": 1.3,
          "bound": 1.2, "ratio": 1.2, "correction": "holm", "verdict": verdict, "bound_form": "comparator",
          "comparator": "x_star", "p_holds": 0.2, "p_violated": 0.4, "seeds_needed": 640, "n_diverged": 0,
-         "assumptions": "ok", "batch": 0}
+         "assumptions": "ok", "batch": 0, "vacuity_level": float("nan"), "threshold": float("nan"),
+         "method": "asymptotic", "note": ""}
     r.update(kw)
     return r
 

@@ -350,7 +350,7 @@ def cmd_list(args) -> int:
         print(f"  {name:<16} {t.summary}  [{t.reference}]  from {src}")
     print("algorithms:")
     for name, cls, src in algorithms.REGISTRY.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        doc = first_sentence(cls.__doc__)
         print(f"  {name:<16} options {', '.join(cls.options):<28} from {src}  {doc}")
     print("problem families:")
     for name, f, src in PROBLEMS.items():

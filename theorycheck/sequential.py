@@ -30,6 +30,7 @@ import numpy as np
 
 from . import stats
 from .betting import BoundedMean
+from .spec import SpecError
 
 __all__ = ["asymptotic_cs_pvalues", "asymptotic_cs_limits", "anytime_test", "check_until_decided"]
 
@@ -137,7 +138,7 @@ def check_until_decided(specs, out_dir, batch, max_seeds, device="cpu", dtype=No
     from .table import Table
 
     if batch < 2 or max_seeds < batch:
-        raise ValueError(f"--batch must be >= 2 and --max-seeds >= --batch, got batch={batch}, max_seeds={max_seeds}")
+        raise SpecError(f"--batch must be >= 2 and --max-seeds >= --batch, got batch={batch}, max_seeds={max_seeds}")
     alpha = min(s.check.get("alpha", 0.05) for s in specs)
     state = []  # [spec, cfg, tables, rows]
     for spec in specs:
