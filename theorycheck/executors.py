@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .provenance import results_fingerprint, run_metadata
+from .provenance import code_fingerprint, results_fingerprint, run_metadata
 from .spec import Config, Spec, SpecError
 from .table import Table, atomic_write_text
 
@@ -363,6 +363,9 @@ def run_sweep(items, out_dir, n_seeds=None, device="cpu", dtype=None, executor=N
         t.to_csv(path)
         atomic_write_text(path.with_suffix(".json"), json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key,
                                                                   "n_seeds": len(t.unique("seed")), "chunks": len(units),
+                                                                  "code_fingerprint": code_fingerprint(
+                                                                      spec, cfg, len(t.unique("seed")), u0.dtype,
+                                                                      str(u0.device)),
                                                                   **run_metadata(str(u0.device), u0.dtype)}))
         results[i] = t
 

@@ -128,7 +128,7 @@ def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dt
     keys, code hash, data file SHA-256, certified constants) matches, else run and save atomically."""
     n_seeds = n_seeds or spec.n_seeds
     dtype_name = dtype or spec.run.get("dtype", "float64")
-    from .provenance import results_fingerprint, run_metadata
+    from .provenance import code_fingerprint, results_fingerprint, run_metadata
 
     fp = results_fingerprint(spec, cfg, n_seeds, dtype_name, str(device))
     path = raw_path(out_dir, spec, cfg)
@@ -138,5 +138,6 @@ def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dt
     t = run_config(spec, cfg, n_seeds, device, dtype_name, progress)
     t.to_csv(path)
     atomic_write_text(meta, json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key,
+                                        "code_fingerprint": code_fingerprint(spec, cfg, n_seeds, dtype_name, str(device)),
                                         "n_seeds": n_seeds, **run_metadata(str(device), dtype_name)}))
     return t

@@ -92,6 +92,17 @@ def constants_digest(problem) -> dict:
     return {"L": num(c.L), "M": num(c.M), "D_X": num(c.D_X), "F_ref": num(c.F_ref), "attained": bool(c.attained)}
 
 
+def code_fingerprint(spec, cfg, n_seeds, dtype: str, device: str) -> str:
+    """The part of :func:`results_fingerprint` that needs neither the data file nor the problem: spec keys, seeds,
+    dtype, device, theorycheck version and code hash. Saved next to the full fingerprint so that `figures`, which
+    must work from saved results alone, can still refuse results whose spec or code changed when the data file is
+    not available to re-hash (it then relies on the saved constants and says so)."""
+    from . import __version__
+
+    d = {"spec": spec.fingerprint(cfg, n_seeds, dtype, device), "version": __version__, "code": code_hash()}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def results_fingerprint(spec, cfg, n_seeds: int, dtype: str, device: str, problem=None) -> str:
     """16 hex digits identifying everything that determines a configuration's raw results (module docstring).
     ``problem`` defaults to ``experiment.build_problem(spec, device)`` (cached)."""

@@ -160,7 +160,7 @@ class NAdam(_XAlgorithm):
 
 
 class SPA(_XAlgorithm):
-    """Stochastic primal averaging: z ← z − η g; x ← (1−c)x + cz (η = schedule.eta; params.c in (0, 1])."""
+    """Stochastic primal averaging: z ← z − η g; x ← (1−c)x + cz (η = schedule.eta; 0 < params.c <= 1)."""
 
     name = "spa"
 
