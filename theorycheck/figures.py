@@ -66,7 +66,7 @@ class ResultsError(ValueError):
 def load_spec_named(name, results_dir=None) -> Spec:
     """A spec from a path or a name in ./problems or the packaged specs (as the CLI resolves it); when no such
     file exists, the spec saved with the results in ``results_dir`` (``raw/<name>/spec.json``)."""
-    from .cli import resolve_spec
+    from .spec_paths import resolve_spec
 
     try:
         return load_spec(resolve_spec(str(name)))
@@ -80,7 +80,7 @@ def load_spec_named(name, results_dir=None) -> Spec:
 
 def run_command(spec: Spec, results_dir) -> str:
     """The command that writes this spec's raw results into results_dir."""
-    from .cli import spec_dirs
+    from .spec_paths import spec_dirs
 
     p = Path(spec.path)
     named = any((d / f"{spec.name}.toml").resolve() == p.resolve() for d in spec_dirs())
