@@ -63,6 +63,11 @@ def reason(r) -> str:
         why = f"interval [{_fmt(lo)}, {_fmt(hi)}] contains the bound {_fmt(b)}"
         sn = _num(r.get("seeds_needed"))
         why += f"; about {int(sn)} seeds would settle it" if math.isfinite(sn) else "; more seeds would not settle it"
+    elif v == "vacuous":
+        thr = _num(r.get("threshold"))
+        ref = thr if math.isfinite(thr) else b
+        why = (f"holds (upper limit {_fmt(hi)} < bound {_fmt(b)}), but the {'threshold' if math.isfinite(thr) else 'bound'} "
+               f"{_fmt(ref)} >= vacuity level {_fmt(_num(r.get('vacuity_level')))}: met by the method that never moves")
     else:
         why = f"verdict {v!r}"
     if r.get("assumptions", "ok") not in ("ok", "", None) and v != "assumptions-failed":
