@@ -44,11 +44,21 @@ def _read(path):
         return list(csv.DictReader(f))
 
 
-def _same(a: str, b: str) -> bool:
+def _same(a: str, b: str, abs_tol: float = 1e-300) -> bool:
     x, y = float(a), float(b)
     if math.isnan(x) or math.isnan(y) or math.isinf(x) or math.isinf(y):
         return (math.isnan(x) and math.isnan(y)) or x == y
-    return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300)
+    return math.isclose(x, y, rel_tol=1e-12, abs_tol=abs_tol)
+
+
+# Runs are now split into seed chunks (issue 12 executors); the batched logistic layout sums in blocks that depend on
+# the batch size, so errors agree with the pinned ones to ~1e-13 relative, not bitwise. p-values far in the tail
+# (1e-22) amplify that to a few 1e-12 relative; they are compared to 1e-15 absolute (far below any decision level).
+# The per-seed error F(x) − F_ref is itself known only to a few eps·|F| absolute (F ≈ 0.32 on a9a): at σ = 1e-4 the
+# a9a errors (~4e-4) moved by ~5e-16 absolute (1e-12 relative) after the merge of issues 9-14 (source not isolated:
+# the sphere-noise norm, the runner's on-device error table or the chunked executor all reorder float64 sums), so
+# the error statistics are compared to 1e-14 absolute as well as 1e-12 relative.
+ABS_TOL = {"p_holds": 1e-15, "p_violated": 1e-15, "value": 1e-14, "ci_low": 1e-14, "ci_high": 1e-14}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[A9A, pytest.mark.slow] if n in SLOW else [])
@@ -79,4 +89,4 @@ def test_verdicts_match_golden(name, tmp_path):
         else:
             assert g["verdict"] == w["verdict"], (key(w), g["verdict"], w["verdict"])
         for c in (FAMILY_FREE if exact else NUMERIC):
-            assert _same(g[c], w[c]), (key(w), c, g[c], w[c])
+            assert _same(g[c], w[c], ABS_TOL.get(c, 1e-300)), (key(w), c, g[c], w[c])
