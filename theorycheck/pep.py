@@ -367,9 +367,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("THEORYCHECK_PEP_CACHE", Path.home() / ".cache" / "theorycheck" / "pep"))
 
 
-def _solve_normalised(algorithm, sched_n, option, m, K, F0n, solver, verbose=False):
-    """Build and solve the PEP at L = 1, ‖x0 − x⋆‖² ≤ 1 (normalised). Returns (value, status, residuals, n_points,
-    n_paths)."""
+def _normalised_pep():
+    """A PEP over 1-smooth convex f with ‖x0 − x⋆‖² ≤ 1: (problem, f, x⋆, f(x⋆), x0)."""
     from PEPit import PEP
     from PEPit.functions import SmoothConvexFunction
 
@@ -379,6 +378,13 @@ def _solve_normalised(algorithm, sched_n, option, m, K, F0n, solver, verbose=Fal
     fs = func(xs)
     x0 = problem.set_initial_point()
     problem.set_initial_condition((x0 - xs) ** 2 <= 1.0)
+    return problem, func, xs, fs, x0
+
+
+def _solve_normalised(algorithm, sched_n, option, m, K, F0n, solver, verbose=False):
+    """Build and solve the PEP at L = 1, ‖x0 − x⋆‖² ≤ 1 (normalised). Returns (value, status, residuals, n_points,
+    n_paths)."""
+    problem, func, xs, fs, x0 = _normalised_pep()
     if F0n is not None:
         problem.set_initial_condition(func(x0) - fs <= F0n)
     if algorithm == "am2":
@@ -731,8 +737,7 @@ def pep_noise_lower_bound(algorithm: str, m: int, K: int, L: float, V: float, si
     theorem's class (a value above Theorem 1(a)'s bound would prove the bound false). Caveat: the noise may depend
     on the history, not only on x_k; the two coincide whenever the query points of different histories differ
     (generic). K <= NOISE_K_MAX. Returns {lower_bound, bound (thm1a_bound with σ), solver, status, residuals}."""
-    from PEPit import PEP, Point
-    from PEPit.functions import SmoothConvexFunction
+    from PEPit import Point
 
     from .theory import bounds
 
@@ -756,12 +761,7 @@ def pep_noise_lower_bound(algorithm: str, m: int, K: int, L: float, V: float, si
     bound = bounds.thm1a_bound(L, V, float(sigma), 0.0, m, K)
     last = None
     for s in sv:
-        problem = PEP()
-        func = problem.declare_function(SmoothConvexFunction, L=1.0)
-        xs = func.stationary_point()
-        fs = func(xs)
-        x0 = problem.set_initial_point()
-        problem.set_initial_condition((x0 - xs) ** 2 <= 1.0)
+        problem, func, xs, fs, x0 = _normalised_pep()
         gcache, ecache = {}, {}
         metric = None
         for bits in range(2 ** K):

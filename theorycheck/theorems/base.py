@@ -149,8 +149,7 @@ class ExpectationTheorem(Theorem):
         raise NotImplementedError
 
     def tests(self, ctx, k, values):
-        scale = float(ctx.spec.check.get("bound_scale", 1.0))
-        alpha = ctx.spec.check.get("alpha", 0.05)
+        scale, alpha = _scale_alpha(ctx)
         return [Test({"statistic": self.statistic_label, "bound_form": form, "comparator": cname},
                      mean_test(values, b * scale, alpha, self.statistic_range(ctx)))
                 for form, cname, b in self.bounds(ctx, k)]
@@ -164,8 +163,7 @@ class HighProbabilityTheorem(Theorem):
         raise NotImplementedError
 
     def tests(self, ctx, k, values):
-        scale = float(ctx.spec.check.get("bound_scale", 1.0))
-        alpha = ctx.spec.check.get("alpha", 0.05)
+        scale, alpha = _scale_alpha(ctx)
         out = []
         for label, thr, p_allowed in self.thresholds(ctx, k):
             thr = thr * scale
@@ -209,6 +207,11 @@ class MultiMonitor:
         for m in self.monitors:
             out.update(m.columns(table, n_seeds))
         return out
+
+
+def _scale_alpha(ctx: Context) -> tuple[float, float]:
+    """The spec's bound multiplier (negative controls) and family-wise error rate."""
+    return float(ctx.spec.check.get("bound_scale", 1.0)), ctx.spec.check.get("alpha", 0.05)
 
 
 # --- the tests ---------------------------------------------------------------------------------------------------
