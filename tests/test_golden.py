@@ -5,6 +5,9 @@ CLI invocation (its own Holm family). Columns added later are ignored; every gol
 One amendment (issue 9, verdict ``vacuous``): a golden "holds" may now read "vacuous", but only when the new row's
 bound (its ``threshold`` for exceedance tests) is at or above its ``vacuity_level`` (F(x0) − F_ref for error
 statistics, ||∇F(x0)|| for gradient-norm statistics); every number stays equal.
+Deliberate re-pin (2026-11-30): ``default.csv``'s rows of simplex_thm1a (now 800 seeds, σ ∈ {0.1, 0.3}) and
+ls_thm1a's σ = 0.5 rows (σ = 1 was vacuous) were rewritten from the new specs; every other row of the case is the
+original pin.
 """
 import csv
 import math
