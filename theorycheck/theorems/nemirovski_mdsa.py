@@ -11,8 +11,9 @@ N steps the average of the query points x̃_N = (1/N) Σ_{t=1..N} x_t satisfies
 the paper's general estimate [D²_{ω,X} + (2α)^{-1} M_*² Σγ_t²] / Σγ_t (α = 1) with constant γ_t = γ, in the form
 its proof gives it (the proof uses only V(x_1, x⋆) ≤ D²_{ω,X} = max ω − min ω; with x_1 = argmin ω the printed
 form follows). With γ = sqrt(2V/(N M_*²)) it is M_* sqrt(2V/N), the paper's D_{ω,X} M_* sqrt(2/N) (α = 1).
-Equation numbers: the estimate is NJLS (2.39)–(2.41) in the published version (cited from memory: the paper is
-not in /work/shared/papers; THEORY §3.8 describes the algorithm only).
+Equation numbers are not cited: the paper is not in ../shared/papers and the numbers could not be checked against
+it (THEORY §3.8 describes the algorithm only), so the reference names the section and the estimate is written out
+above in full.
 
 Constants used here (all declared or derived, nothing estimated from the run):
 * V(x_1, x⋆) = ``problem.V0()`` (Bregman divergence of the setup, needs a minimiser);
@@ -76,7 +77,8 @@ def _mdsa_schedule(spec, cfg, problem, oracle):
 
 class NemirovskiMDSA(ExpectationTheorem):
     name = "mdsa"
-    reference = "Nemirovski, Juditsky, Lan & Shapiro 2009, SIAM J. Optim. 19(4), §2.3, eqs. (2.39)-(2.41)"
+    reference = ("Nemirovski, Juditsky, Lan & Shapiro 2009, SIAM J. Optim. 19(4), §2.3 "
+                 "(mirror-descent SA, constant step, averaged output)")
     summary = "E f(x̃_N) − f⋆ ≤ V(x_1,x⋆)/(Nγ) + γM_*²/2 (mirror-descent SA, constant step, averaged)"
     algorithms = ("mdsa",)
     options = ("query_average",)
