@@ -234,6 +234,15 @@ def error_range(problem):
     return None if g is None else (-lower_slack(problem), g)
 
 
+def grad_norm_range(problem):
+    """(0, hi): a certified range of ||grad F(x)|| over X, hence of any average of gradient norms along a run
+    (theorycheck.ranges.grad_norm_sup), or None."""
+    from ..ranges import grad_norm_sup
+
+    g = grad_norm_sup(problem)
+    return None if g is None else (0.0, g)
+
+
 def mean_test(errs, bound, alpha, err_range=None):
     """verdict_mean, except that diverged seeds (value = +inf) make the mean infinite: violated, p = 0.
     With a certified range (lo, hi) of the statistic the exact betting limits are used (method "exact-bounded");
