@@ -217,3 +217,21 @@ def test_extreme_magnitudes_do_not_overflow():
     w = S.verdict_mean(np.array([1e300, 1.7e308, 3e307, 1e290, 5e306]), 1.0)  # dominated by one seed
     assert w.verdict == "inconclusive" and w.ci_high == np.inf
     assert S.verdict_mean(x, np.inf).verdict == "holds"
+
+
+def test_seed_counts_quoted_for_lambda_3_settle_the_holm_family():
+    """docs/statistics.md section 4: with 0 exceedances, Lambda = 3 (p_allowed = 2 e^-3) "holds" in a Holm family
+    of N such tests at 53 seeds for N = 6 (`theorycheck check compact_thm1b`) and 76 for N = 66 (the default suite,
+    whose size is read from the golden default table), and not one seed earlier."""
+    import csv
+    import math
+    from pathlib import Path
+
+    rows = list(csv.DictReader(open(Path(__file__).parent / "golden" / "default.csv")))
+    n_default = sum(r["verdict"] != "assumptions-failed" for r in rows)
+    assert n_default == 66
+    p = 2 * math.exp(-3)
+    for N, n in ((6, 53), (n_default, 76)):
+        for seeds, ok in ((n, True), (n - 1, False)):
+            fam = S.verdicts_family([S.exceedance_test(np.zeros(seeds), 1.0, p) for _ in range(N)], 0.05)
+            assert all((v.verdict == "holds") == ok for v in fam), (N, seeds)
