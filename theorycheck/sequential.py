@@ -72,10 +72,11 @@ def asymptotic_cs_limits(x, a, n_max, looks, alpha_tune=0.05):
     return float((mu - w).max()), float((mu + w).min())
 
 
-def anytime_test(x, bound, n_max, looks, alpha=0.05, err_range=None, indicator=False) -> stats.Verdict:
+def anytime_test(x, bound, n_max, looks, alpha=0.05, err_range=None, indicator=False,
+                 deterministic=False) -> stats.Verdict:
     """Anytime-valid Verdict on mean(x) <= bound from the seeds x (in seed order) observed at ``looks``.
     ``indicator``: x are exceedance indicators in {0, 1} (statistic "exceedance"); ``err_range``: a certified
-    (lo, hi) range of x; neither: asymptotic CS."""
+    (lo, hi) range of x; neither: asymptotic CS. ``deterministic``: noise-free run (stats.tail_diagnostic)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.size
     a = float(alpha)
@@ -91,7 +92,7 @@ def anytime_test(x, bound, n_max, looks, alpha=0.05, err_range=None, indicator=F
         ph, pv = asymptotic_cs_pvalues(x, bound, n_max, looks, a)
         lim = lambda al: asymptotic_cs_limits(x, al, n_max, looks, a)
         method, detail = "asymptotic", "asymptotic confidence sequence (Waudby-Smith et al. 2021)"
-        diag = stats.tail_diagnostic(x)
+        diag = stats.tail_diagnostic(x, deterministic)
     lo_l, up_l = lim(a)
     mean = float(x.mean())
     verdict = stats._decide(ph, pv, a, diag.get("heavy_tail", False))
@@ -124,7 +125,8 @@ def _anytime_rows(rows, table, n_max, looks, alpha):
             v = anytime_test(ind, t.bound, n_max, looks, alpha, indicator=True)
         else:
             rng = (t.extra["range_low"], t.extra["range_high"]) if t.method == "exact-bounded" else None
-            v = anytime_test(errs, t.bound, n_max, looks, alpha, err_range=rng)
+            v = anytime_test(errs, t.bound, n_max, looks, alpha, err_range=rng,
+                             deterministic=bool(t.extra.get("deterministic", False)))
         out.append({**r, "test": v})
     return out
 

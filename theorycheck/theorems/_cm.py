@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from .base import ExpectationTheorem
+from .base import ExpectationTheorem, grad_norm_range
 
 STATISTIC = "mean ||grad F|| over t"
 GRAD_COLUMN = "grad_norm_mean"  # raw-table column: (1/k) Σ_{t=1..k} ||∇F(w_t)|| per seed
@@ -91,6 +91,14 @@ class CMTheorem(ExpectationTheorem):
 
     def test_checkpoints(self, spec, checkpoints):
         return [k for k in checkpoints if k == spec.K]
+
+    def statistic_range(self, ctx):
+        """[0, sup_X ||grad F||] certified from data and constants (theorycheck.ranges.grad_norm_sup; e.g.
+        robust regression: sup|phi'| mean_i ||a_i||), so the limits are exact-bounded; None when no bound is
+        certain (then the limits are asymptotic)."""
+        if ctx.cache.get("grad_range", 0) == 0:
+            ctx.cache["grad_range"] = grad_norm_range(ctx.problem)
+        return ctx.cache["grad_range"]
 
     def assumptions(self, ctx):
         p, fails = ctx.problem, []

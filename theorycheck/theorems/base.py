@@ -150,8 +150,9 @@ class ExpectationTheorem(Theorem):
 
     def tests(self, ctx, k, values):
         scale, alpha = _scale_alpha(ctx)
+        det = noise_free(ctx)
         return [Test({"statistic": self.statistic_label, "bound_form": form, "comparator": cname},
-                     mean_test(values, b * scale, alpha, self.statistic_range(ctx)))
+                     mean_test(values, b * scale, alpha, self.statistic_range(ctx), det))
                 for form, cname, b in self.bounds(ctx, k)]
 
 
@@ -209,6 +210,13 @@ class MultiMonitor:
         return out
 
 
+def noise_free(ctx: Context) -> bool:
+    """True when the oracle adds no noise (sigma = 0, not a minibatch oracle): every seed then runs the same
+    deterministic iteration, so a constant sample of errors is the exact mean (no sampling error)."""
+    sig = getattr(ctx.oracle, "sigma", None)
+    return sig is not None and float(sig) == 0.0 and not getattr(ctx.cfg, "batch", None)
+
+
 def _scale_alpha(ctx: Context) -> tuple[float, float]:
     """The spec's bound multiplier (negative controls) and family-wise error rate."""
     return float(ctx.spec.check.get("bound_scale", 1.0)), ctx.spec.check.get("alpha", 0.05)
@@ -234,25 +242,35 @@ def error_range(problem):
     return None if g is None else (-lower_slack(problem), g)
 
 
-def mean_test(errs, bound, alpha, err_range=None):
+def grad_norm_range(problem):
+    """(0, hi): a certified range of ||grad F(x)|| over X, hence of any average of gradient norms along a run
+    (theorycheck.ranges.grad_norm_sup), or None."""
+    from ..ranges import grad_norm_sup
+
+    g = grad_norm_sup(problem)
+    return None if g is None else (0.0, g)
+
+
+def mean_test(errs, bound, alpha, err_range=None, deterministic=False):
     """verdict_mean, except that diverged seeds (value = +inf) make the mean infinite: violated, p = 0.
     With a certified range (lo, hi) of the statistic the exact betting limits are used (method "exact-bounded");
-    values outside that range (which the certificate excludes) fall back to the asymptotic limits with a note."""
+    values outside that range (which the certificate excludes) fall back to the asymptotic limits with a note.
+    deterministic: the run is noise-free (see stats.verdict_mean)."""
     errs = np.asarray(errs, dtype=float)
     if err_range is not None and np.all(np.isfinite(errs)):
         lo, hi = err_range
         if errs.min() >= lo and errs.max() <= hi:
             return stats.verdict_mean_bounded(errs, bound, lo, hi, alpha)
-        v = mean_test(errs, bound, alpha)
+        v = mean_test(errs, bound, alpha, deterministic=deterministic)
         note = f"errors leave the certified range [{lo:.3g}, {hi:.3g}]: asymptotic limits"
         return replace(v, extra={**v.extra, "range_note": note})
     if np.all(np.isfinite(errs)):
         scale = float(np.max(np.abs(errs)))
         if scale <= 1e100:
-            return stats.verdict_mean(errs, bound, alpha)
+            return stats.verdict_mean(errs, bound, alpha, deterministic)
         # astronomically large (but finite) errors: the limits are scale-equivariant, so test errs/scale against
         # bound/scale and scale the numbers back (the moments would overflow otherwise)
-        v = stats.verdict_mean(errs / scale, bound / scale, alpha)
+        v = stats.verdict_mean(errs / scale, bound / scale, alpha, deterministic)
         lim = v._limits
         return replace(v, value=v.value * scale, ci_low=v.ci_low * scale, ci_high=v.ci_high * scale, bound=bound,
                        _limits=lambda a: tuple(x * scale for x in lim(a)))
