@@ -64,3 +64,27 @@ def test_example_needs_its_plugin(tmp_path):
     if r.returncode != 2:  # the example may be pip-installed into this environment
         pytest.skip("the example plug-in is installed in this environment")
     assert "avg_sgd" in r.stderr and "[theorem]" in r.stderr
+
+
+def test_example_without_installing_by_module_references(tmp_path):
+    """docs/plugins.md §5: with the package only importable (PYTHONPATH, no entry points), a spec names the pieces as
+    'package.module:object'; the theorem's coverage check compares the algorithm class's registered name, so the
+    example holds, and its bound divided by 500 is violated."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(EX), env.get("PYTHONPATH", "")])
+    text = (EX / "specs" / "avg_sgd.toml").read_text()
+    refs = {'theorem = "avg_sgd"': 'theorem = "polyak_ruppert.theorem:THEOREM"',
+            'family = "quadratic_bowl"': 'family = "polyak_ruppert.problem:quadratic_bowl"',
+            'name = "sgd_pr"': 'name = "polyak_ruppert.algorithm:AveragedSGD"'}
+    for a, b in refs.items():
+        assert a in text
+        text = text.replace(a, b)
+    for scale, code, verdict in [(None, 0, "holds"), (0.002, 1, "violated")]:
+        spec = tmp_path / f"refs_{code}.toml"
+        spec.write_text(text + (f"\n[check]\nbound_scale = {scale}\n" if scale else ""))
+        out = tmp_path / f"out_{code}"
+        r = subprocess.run([sys.executable, "-m", "theorycheck.cli", "check", str(spec), "--out", str(out),
+                            "--no-progress"], capture_output=True, text=True, env=env)
+        assert r.returncode == code, r.stdout + r.stderr
+        rows = list(csv.DictReader(open(out / "verdicts.csv")))
+        assert verdict in {x["verdict"] for x in rows}

@@ -64,6 +64,19 @@ class Test:
     threshold: float = math.nan
 
 
+def _algorithm_name(ref: str) -> str:
+    """The registered name of a spec's algorithm: a 'package.module:Class' reference (a plug-in used without
+    installing it) is compared with theorems' coverage lists by its class's ``name``."""
+    if ":" not in ref:
+        return ref
+    from .. import algorithms
+    from ..plugins import PluginError
+    try:
+        return getattr(algorithms.get(ref), "name", "") or ref
+    except PluginError:
+        return ref  # the parser reports the import failure itself
+
+
 class Theorem:
     """Base class; see the module docstring. Subclasses set the class attributes and implement ``tests``."""
 
@@ -88,7 +101,7 @@ class Theorem:
     def refusals(self, spec, default_option: str) -> list[tuple[str, str]]:
         """[(spec key, message)] for what the spec asks and the theorem does not cover (exit 2 before running)."""
         out = []
-        alg = spec.algorithm["name"]
+        alg = _algorithm_name(spec.algorithm["name"])
         if self.algorithms is not None and alg not in self.algorithms:
             out.append(("algorithm.name", f"theorem {self.name!r} ({self.reference}) covers the algorithms "
                                           f"{list(self.algorithms)}, not {alg!r}"))
