@@ -185,7 +185,9 @@ def test_bad_problem_params_found_before_running(tmp_path, capsys, no_run):
     bad.write_text(p.read_text().replace("n = 4, seed = 0", "n = 4, seed = 0, bogus = 1"))
     out = tmp_path / "o"
     assert main(["check", str(p), str(bad), "--out", str(out), "--no-progress"]) == 2
-    assert "problem.params" in capsys.readouterr().err and not out.exists() and not no_run
+    err = capsys.readouterr().err
+    assert "problem.params" in err and not out.exists() and not no_run
+    assert "'bogus'" in err and "allowed: [" in err and "'seed'" in err  # names the bad key and the allowed ones
 
 
 # --- item 9: empty grids are spec errors; no verdict is not success -------------------------------------------------

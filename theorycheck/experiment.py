@@ -6,6 +6,7 @@ that determines them; a re-run reuses a file whose fingerprint matches (interrup
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
 from pathlib import Path
@@ -28,13 +29,25 @@ def _build_problem(family: str, params_json: str, L, file, device: str):
     return PROBLEMS.get(family)(device=device, **params, **extra)
 
 
+def _allowed_params(family: str) -> str:
+    """'; allowed: [...]' — the keyword parameters a problem factory accepts (for the error message)."""
+    try:
+        f = PROBLEMS.get(family)
+        sig = inspect.signature(f.target() if hasattr(f, "target") else f)
+    except (PluginError, TypeError, ValueError):
+        return ""
+    names = [n for n, q in sig.parameters.items() if n not in ("device", "L", "file")
+             and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
+    return f"; allowed: {names}" if names else ""
+
+
 def build_problem(spec: Spec, device="cpu"):
     p = spec.problem
     try:
         return _build_problem(p["family"], json.dumps(p.get("params", {}), sort_keys=True), p.get("L"),
                               p.get("file"), str(resolve_device(device)))
     except TypeError as e:  # unknown constructor argument
-        raise SpecError(f"{spec.path}: [problem.params] {e}") from None
+        raise SpecError(f"{spec.path}: [problem.params] {e}{_allowed_params(p['family'])}") from None
     except PluginError as e:
         raise SpecError(f"{spec.path}: [problem.family] {e}") from None
 

@@ -18,7 +18,12 @@ def _synthetic(fn_name):
         from .problems import synthetic
 
         return getattr(synthetic, fn_name)(device=device, **params)
+    def target():
+        from .problems import synthetic
+
+        return getattr(synthetic, fn_name)
     make.__doc__ = f"theorycheck.problems.synthetic.{fn_name}"
+    make.target = target  # the real factory, imported on demand (its signature names the allowed params)
     return make
 
 
