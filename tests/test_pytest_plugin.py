@@ -117,7 +117,7 @@ def test_plugin_counts_pass_fail_skip(project):
     assert "violated" in out and "bound" in out and "ratio" in out and "seeds needed" in out  # the readable report
     assert "Holm family: the spec file" in out
     # results are saved where `theorycheck figures` reads them, and a verdict table per spec file
-    assert (project / "results" / "raw" / "check_true" / "sigma=0.1_m=10.csv").is_file()
+    assert (project / "results" / "raw" / "check_true" / "sigma=0.1_m=10.parquet").is_file()
     assert (project / "results" / "verdicts_check_scaled.csv").is_file()
 
 

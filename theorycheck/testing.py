@@ -77,12 +77,10 @@ def load(spec):
 
 
 def records(verdicts) -> list[dict]:
-    """The rows of a verdict table (theorycheck Table or pandas DataFrame) as a list of dicts."""
-    if hasattr(verdicts, "iloc"):
-        return verdicts.to_dict("records")
+    """The rows of a verdict table (a pandas DataFrame, or a list of dicts) as a list of dicts."""
     if isinstance(verdicts, list):
         return verdicts
-    return list(verdicts.rows())
+    return verdicts.to_dict("records")
 
 
 # --- running ------------------------------------------------------------------------------------------------------
@@ -167,7 +165,7 @@ def check_spec(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=No
     alpha: family-wise error rate (default: the smallest ``check.alpha`` of the specs). Results of an earlier run
     in ``out`` are reused only with ``reuse=True``.
 
-    Returns the verdict table (one row per test; columns as in docs/checks.md). Raises ``SpecError`` (a
+    Returns the verdict table, a pandas DataFrame (one row per test; columns as in docs/checks.md). Raises ``SpecError`` (a
     ``ValueError``) on a bad spec, ``ValueError`` on bad arguments.
     """
     specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
@@ -181,7 +179,9 @@ def check_spec(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=No
         res = run_family(specs, seeds=seeds, device=device, dtype=dtype, out=d, alpha=alpha, progress=progress,
                          reuse=reuse)
         if out is not None:
-            res.verdicts.to_csv(d / "verdicts.csv")
+            from .table import write_csv
+
+            write_csv(res.verdicts, d / "verdicts.csv")
     return res.verdicts
 
 
@@ -251,14 +251,14 @@ def assert_holds(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=
                  reuse=False):
     """Assert that every theorem check of ``spec`` holds; return the verdict table.
 
-    spec: anything :func:`check_spec` accepts, or an already computed verdict table (Table or DataFrame).
+    spec: anything :func:`check_spec` accepts, or an already computed verdict table (a DataFrame).
     inconclusive: what to do when nothing is violated but some rows are inconclusive, assumptions-failed or
     vacuous: "fail" (raise, the default), "skip" or "xfail" (``pytest.skip`` / ``pytest.xfail`` with the report).
     Raises :class:`TheoremCheckFailed` (an ``AssertionError``) whose message is the report of the offending rows.
     """
     if inconclusive not in INCONCLUSIVE_POLICIES:
         raise ValueError(f"inconclusive must be one of {INCONCLUSIVE_POLICIES}, got {inconclusive!r}")
-    if hasattr(spec, "iloc") or hasattr(spec, "rows"):
+    if hasattr(spec, "iloc"):  # a verdict table (DataFrame)
         verdicts = spec
     else:
         verdicts = check_spec(spec, seeds=seeds, device=device, dtype=dtype, out=out, alpha=alpha, reuse=reuse)
