@@ -133,6 +133,22 @@ def test_plugin_inconclusive_policies_and_k(project):
     assert (project / "elsewhere" / "verdicts_check_true.csv").is_file()
 
 
+def _collected(r) -> list:
+    return [ln for ln in r.stdout.splitlines() if "::" in ln]
+
+
+def test_selecting_one_configuration(project):
+    """pytest's -k grammar rejects '=' and ',' (usage error, exit 4), so an id's configuration is selected by its
+    numbers (case-insensitive substrings; ']' anchors the last one), or exactly by the node id (docs/testing.md)."""
+    want = ["tests/check_true.toml::thm1a[sigma=0.1,m=10]"]
+    r = run_pytest(project, "--co", "-k", "thm1a[sigma=0.1,m=10]")
+    assert r.returncode == 4 and "Wrong expression passed to '-k'" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert _collected(run_pytest(project, "--co", "tests/check_true.toml", "-k", "thm1a and 0.1 and 10]")) == want
+    assert _collected(run_pytest(project, "--co", "tests/check_true.toml", "-k", "0.1 and not 10]")) == \
+        ["tests/check_true.toml::thm1a[sigma=0.1,m=1]"]
+    assert _collected(run_pytest(project, "--co", want[0])) == want  # the node id itself: exact
+
+
 def test_plugin_bad_spec_and_crash_are_errors(project):
     r = run_pytest(project, "bad/check_bad.toml")
     c = counts(r.stdout)

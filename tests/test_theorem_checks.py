@@ -55,7 +55,7 @@ def check(tmp_path, text, name="spec"):
 
 
 def final(t):
-    return t.where(t["checkpoint"] == t["K"])
+    return t[t["checkpoint"] == t["K"]]
 
 
 def _vacuous_ok(r) -> bool:
@@ -254,12 +254,12 @@ def test_a9a_paper_spec_holds_in_full(tmp_path):
 
 def test_lemma1_certificate_through_the_cli(tmp_path):
     code, t = check(tmp_path, spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true"))
-    rows = t.where(t["bound_form"] == "lemma1")
-    assert len(rows) == 1 and rows["verdict"][0] == "holds" and float(rows["value"][0]) >= -1e-9
+    rows = t[t["bound_form"] == "lemma1"]
+    assert len(rows) == 1 and rows["verdict"].iloc[0] == "holds" and float(rows["value"].iloc[0]) >= -1e-9
     text = spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true\nforce = true")
     code, t = check(tmp_path, text.replace('kind = "theorem1"', 'kind = "theorem1"\nlam = 3.0'), name="broken")
-    rows = t.where(t["bound_form"] == "lemma1")
-    assert rows["verdict"][0] == "violated" and float(rows["value"][0]) < 0
+    rows = t[t["bound_form"] == "lemma1"]
+    assert rows["verdict"].iloc[0] == "violated" and float(rows["value"].iloc[0]) < 0
 
 
 @pytest.mark.parametrize("family,params", [("least_squares", "{ n = 20, seed = 0 }"), ("simplex", "{ n = 50, seed = 0 }"),
