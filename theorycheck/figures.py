@@ -835,7 +835,7 @@ def discover_specs(results_dir) -> list[Spec]:
     out = []
     for d in sorted(p for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []:
         s = saved.load_saved_spec(results_dir, d.name)
-        if s is None and any(d.glob("*.csv")):
+        if s is None and (any(d.glob("*.parquet")) or any(d.glob("*.csv"))):  # .csv: raw results of old versions
             try:
                 s = load_spec_named(d.name)
             except SpecError:
