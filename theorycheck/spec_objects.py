@@ -60,7 +60,7 @@ def _problem(problem, params):
                     f"name, got {type(problem).__name__}")
 
 
-def _noise(oracle, sigma, problem) -> tuple[dict, object]:
+def _noise(oracle, sigma) -> tuple[dict, object]:
     """(the spec's [noise] table, the problem object an Oracle was built on or None)."""
     from .oracles import Noise, Oracle
     from .registries import NOISES
@@ -113,7 +113,8 @@ def _algorithm(algorithm):
     except KeyError as e:  # the name belongs to another class: a fresh name, same needs_m
         base = str(e.args[0])
         alias = _fresh(base)
-        sub = type(algorithm.__name__, (algorithm,), {"needs_m": A.needs_m(base) or getattr(algorithm, "needs_m", False)})
+        needs_m = A.needs_m(base) or getattr(algorithm, "needs_m", False)
+        sub = type(algorithm.__name__, (algorithm,), {"needs_m": needs_m})
         A.REGISTRY.register(alias, sub, f"class {algorithm.__qualname__} (theorycheck.spec_objects)")
         return alias, base
     if name is None:
@@ -139,7 +140,8 @@ def _theorem(theorem, alias_of=None, alias=None) -> str:
         th = copy.copy(theorem)
         th.algorithms = tuple(theorem.algorithms) + (alias,)
         th.name = _fresh(theorem.name or type(theorem).__name__)
-        T.REGISTRY.register(th.name, th, f"copy of theorem {theorem.name!r} covering {alias} (theorycheck.spec_objects)")
+        T.REGISTRY.register(th.name, th,
+                            f"copy of theorem {theorem.name!r} covering {alias} (theorycheck.spec_objects)")
         return th.name
     same = lambda a, b: a is b or (type(a) is type(b) and vars(a) == vars(b))
     try:
@@ -182,7 +184,7 @@ def spec_from_objects(*, problem=None, algorithm, theorem, K: int, oracle=None, 
     from . import theorems as T
     from .spec import parse_spec
 
-    noise, bound = _noise(oracle, sigma, problem)
+    noise, bound = _noise(oracle, sigma)
     if problem is None:
         if bound is None:
             raise ValueError("problem is required (a Problem, a factory or a family name) unless oracle is an Oracle")

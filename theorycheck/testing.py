@@ -196,8 +196,8 @@ def check_spec(spec=None, *, seeds=None, device="cpu", dtype=None, out=None, alp
     :func:`theorycheck.spec_objects.spec_from_objects`, which registers the objects and builds an ordinary, validated
     spec (results of objects are never reused from one call to the next).
 
-    Returns the verdict table, a pandas DataFrame (one row per test; columns as in docs/checks.md). Raises ``SpecError`` (a
-    ``ValueError``) on a bad spec, ``ValueError`` on bad arguments, ``TypeError`` on objects of the wrong kind.
+    Returns the verdict table, a pandas DataFrame (one row per test; columns as in docs/checks.md).
+    Raises ``SpecError`` (a ``ValueError``) on a bad spec, ``ValueError`` on bad arguments, ``TypeError`` on objects of the wrong kind.
     """
     spec = _from_objects(spec, seeds, objects)
     specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
