@@ -197,7 +197,8 @@ def check_spec(spec=None, *, seeds=None, device="cpu", dtype=None, out=None, alp
     spec (results of objects are never reused from one call to the next).
 
     Returns the verdict table, a pandas DataFrame (one row per test; columns as in docs/checks.md).
-    Raises ``SpecError`` (a ``ValueError``) on a bad spec, ``ValueError`` on bad arguments, ``TypeError`` on objects of the wrong kind.
+    Raises ``SpecError`` (a ``ValueError``) on a bad spec, ``ValueError`` on bad arguments, ``TypeError`` on
+    objects of the wrong kind.
     """
     spec = _from_objects(spec, seeds, objects)
     specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
