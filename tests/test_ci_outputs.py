@@ -9,7 +9,7 @@ import pytest
 
 from theorycheck import baseline, schedules
 from theorycheck.cli import main
-from theorycheck.table import Table
+from theorycheck.table import read_table
 
 from test_pytest_plugin import spec_toml
 
@@ -76,7 +76,7 @@ def _scale_steps(monkeypatch, factor):
 
 def _compare(d, spec, out, *extra):
     code = main(["check", str(spec), "--out", str(d / out), "--baseline", str(d / "base"), "--no-progress", *extra])
-    reg = Table.read_csv(d / out / "regressions.csv") if (d / out / "regressions.csv").exists() else None
+    reg = read_table(d / out / "regressions.csv") if (d / out / "regressions.csv").exists() else None
     return code, reg
 
 
@@ -102,7 +102,7 @@ def test_slowed_algorithm_is_caught_while_its_bound_holds(saved, monkeypatch, ca
     verdicts = [r["verdict"] for r in _verdicts(d / "slow")]
     assert set(verdicts) == {"holds"}  # the theorem is satisfied ...
     assert code == baseline.EXIT_REGRESSION == 4  # ... but the regression is caught
-    flagged = [r for r in reg.rows() if r["regression"] == "regression"]
+    flagged = [r for r in reg.to_dict("records") if r["regression"] == "regression"]
     assert flagged and all(r["change"] > 0.01 and r["p_holm"] <= 0.05 for r in flagged)
     assert "regressions against the baseline" in capsys.readouterr().out
 

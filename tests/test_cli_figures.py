@@ -11,7 +11,6 @@ from theorycheck import saved
 from theorycheck.check import COLUMNS, evaluate, finalize
 from theorycheck.cli import main
 from theorycheck.spec import load_spec
-from theorycheck.table import Table
 
 TINY = """
 description = "tiny spec for the figure tests"

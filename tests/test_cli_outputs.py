@@ -15,7 +15,7 @@ from theorycheck.check import COLUMNS, finalize
 from theorycheck.cli import build_parser, first_sentence, main
 from theorycheck.oracles import Oracle
 from theorycheck.spec import SpecError, load_spec, parse_spec
-from theorycheck.table import Table
+import pandas as pd
 
 SPEC = """
 theorem = "{theorem}"
@@ -103,7 +103,7 @@ def test_crash_after_the_runs_writes_no_verdicts(tmp_path, monkeypatch, crash_di
     left = files_under(out)
     assert "verdicts.csv" not in left and "results.csv" not in left
     assert not [f for f in left if ".tmp" in f]
-    assert any(f.startswith("raw/tiny/") and f.endswith(".csv") for f in left)
+    assert any(f.startswith("raw/tiny/") and f.endswith(".parquet") for f in left)
 
 
 def test_crash_message_is_one_line():
@@ -287,7 +287,7 @@ def test_report_lists_every_non_holding_verdict_with_its_reason():
             _row(8, "holds", ci_high=1.1),
             _row(8, "assumptions-failed", statistic="P(error>K0+K1(Lambda=2))", bound_form="theorem",
                  assumptions="light-tail condition fails for noise 'student_t'")]
-    t = Table({c: np.array([r[c] for r in rows], dtype=object) for c in COLUMNS})
+    t = pd.DataFrame({c: np.array([r[c] for r in rows], dtype=object) for c in COLUMNS})
     text = report.format_verdicts(t)
     assert "k=2/8" in text and "inconclusive" in text and "about 640 seeds" in text and "[0.8, 1.3]" in text
     assert "k=4/8" in text and "lower limit 1.25 > bound 1.2" in text and "3 of 30 seeds diverged" in text

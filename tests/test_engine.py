@@ -3,6 +3,7 @@ and the documented errors for bad parameters."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -11,7 +12,7 @@ from theorycheck.oracles import Oracle, SphereNoise, StudentTNoise
 from theorycheck.problems.quadratic import Quadratic
 from theorycheck.run import default_checkpoints, run
 from theorycheck.schedules import Constant
-from theorycheck.table import Table
+from theorycheck.table import read_table, write_csv, write_parquet
 
 
 def quad(n=6, device=None):
@@ -73,18 +74,27 @@ def test_checkpoints_and_table():
     assert len(t) == 3 * 3 * 2
     for col in ("problem", "algorithm", "m", "sigma", "K", "option", "seed", "checkpoint", "error", "diverged",
                 "spec", "dtype", "device"):
-        assert col in t.names
+        assert col in t.columns
     # at k = 0 both options report x0
-    e0 = t.filter(checkpoint=0)["error"]
+    e0 = t[t["checkpoint"] == 0]["error"]
     assert np.allclose(e0, float(p.error(p.x0[None])[0]))
 
 
-def test_table_csv_roundtrip(tmp_path):
-    t = Table({"a": [1, 2], "b": [0.1, math.inf], "c": ["x", "y"], "d": [True, False]})
-    t.to_csv(tmp_path / "t.csv")
-    u = Table.read_csv(tmp_path / "t.csv")
-    assert u["a"].tolist() == [1, 2] and u["b"][0] == 0.1 and math.isinf(u["b"][1])
-    assert u["c"].tolist() == ["x", "y"] and u["d"].tolist() == [True, False]
+def test_table_csv_and_parquet_roundtrip(tmp_path):
+    """CSV (for humans) and Parquet (raw results) both read back exactly: ints, floats to the last bit, ±inf, NaN,
+    strings, booleans; writes leave no temporary file."""
+    x = np.random.default_rng(0).random(5) * 1e-3
+    t = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [0.1, math.inf, -math.inf, math.nan, 1 / 3], "c": list("xyzuv"),
+                      "d": [True, False, True, True, False], "e": x})
+    write_csv(t, tmp_path / "t.csv")
+    write_parquet(t, tmp_path / "t.parquet")
+    for u in (read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet")):
+        assert list(u.columns) == list(t.columns)
+        assert u["a"].tolist() == [1, 2, 3, 4, 5] and u["b"][0] == 0.1 and u["b"][1] == math.inf
+        assert u["b"][2] == -math.inf and math.isnan(u["b"][3]) and u["b"][4] == 1 / 3
+        assert u["c"].tolist() == list("xyzuv") and u["d"].tolist() == [True, False, True, True, False]
+        assert np.array_equal(u["e"].to_numpy(), x)  # bit-exact
+    assert "nan" in (tmp_path / "t.csv").read_text()
     assert not list(tmp_path.glob(".*tmp"))
 
 

@@ -28,9 +28,9 @@ def items(s):
 
 
 def assert_tables_equal(a, b):
-    assert a.names == b.names
-    for n in a.names:
-        assert np.array_equal(a[n], b[n]), n
+    assert list(a.columns) == list(b.columns)
+    for n in a.columns:
+        assert np.array_equal(a[n].to_numpy(), b[n].to_numpy()), n
 
 
 class Counting(ex.InProcess):
@@ -58,12 +58,12 @@ def test_chunked_run_matches_single_batch_run(tmp_path):
     chunked = ex.run_sweep(items(s), tmp_path / "a", chunk_seeds=4)
     for (sp_, cfg), t in zip(items(s), chunked):
         whole = run_config(sp_, cfg)
-        assert t.names == whole.names
-        for n in t.names:
+        assert list(t.columns) == list(whole.columns)
+        for n in t.columns:
             if n == "error":
                 np.testing.assert_allclose(t[n], whole[n], rtol=1e-13, atol=0)
             else:
-                assert np.array_equal(t[n], whole[n]), n
+                assert np.array_equal(t[n].to_numpy(), whole[n].to_numpy()), n
     # what run_or_load reads back is what the sweep saved
     t2 = run_or_load(s, s.configs()[0], tmp_path / "a")
     assert_tables_equal(t2, chunked[0])
@@ -79,8 +79,8 @@ def test_processes_are_bit_identical_to_in_process(tmp_path):
     for x, y, z in zip(a, b, c):
         assert_tables_equal(x, y)
         assert_tables_equal(x, z)
-    assert (tmp_path / "a/raw/tiny_thm1b/sigma=0.5_m=5.csv").read_bytes() == \
-        (tmp_path / "b/raw/tiny_thm1b/sigma=0.5_m=5.csv").read_bytes()
+    assert (tmp_path / "a/raw/tiny_thm1b/sigma=0.5_m=5.parquet").read_bytes() == \
+        (tmp_path / "b/raw/tiny_thm1b/sigma=0.5_m=5.parquet").read_bytes()
 
 
 def test_interrupted_sweep_resumes_chunk_by_chunk(tmp_path):
@@ -200,7 +200,7 @@ def test_dask_worker_dying_repeatedly_is_an_error(tmp_path):
         d.map = lambda us, on_result, fn=None, _m=d.map: _m(us, on_result, fn=_dying_unit)
         with pytest.raises(ex.ExecutorError, match="--dask-local: Dask workers died repeatedly"):
             ex.run_sweep(items(s)[:1], tmp_path, chunk_seeds=10, executor=d)
-    assert not list(tmp_path.rglob("*.csv"))
+    assert not list(tmp_path.rglob("*.parquet"))
 
 
 def test_scaling_doc_commands_parse():

@@ -9,7 +9,7 @@ from theorycheck import figures as F
 from theorycheck.check import evaluate
 from theorycheck.cli import main
 from theorycheck.spec import load_spec
-from theorycheck.table import Table
+from theorycheck.table import read_table
 from theorycheck.theory import bounds
 
 TINY = """
@@ -92,9 +92,10 @@ def test_plotted_curve_is_the_table_mean_and_the_bound_is_checks(tmp_path):
     assert len(data) == 4  # 2 sigma x 2 m x option II
     for d in data:
         cfg, c = d["config"], d["curve"]
-        t = Table.read_csv(out / "raw" / spec.name / f"{cfg.key}.csv").filter(option=c.option)
+        t = read_table(out / "raw" / spec.name / f"{cfg.key}.parquet")
+        t = t[t["option"] == c.option]
         for k, mean, sd in zip(c.k, c.mean, c.sd):
-            e = t.filter(checkpoint=int(k))["error"].astype(float)
+            e = t[t["checkpoint"] == int(k)]["error"].to_numpy().astype(float)
             assert e.size == 4
             assert mean == pytest.approx(e.mean(), rel=1e-12, abs=1e-300)
             assert sd == pytest.approx(e.std(ddof=1), rel=1e-12, abs=1e-300)

@@ -14,7 +14,7 @@ from theorycheck import baseline
 from theorycheck.cli import main
 from theorycheck.experiment import raw_path
 from theorycheck.spec import load_spec
-from theorycheck.table import Table
+from theorycheck.table import read_table, write_csv
 
 from test_pytest_plugin import spec_toml
 
@@ -37,8 +37,8 @@ def results(tmp_path_factory):
     assert main(["check", str(spec_file), "--out", str(out), "--save-baseline", str(d / "base"),
                  "--no-progress"]) in (0, 3)
     spec = load_spec(spec_file)
-    runs = [(spec, c, Table.read_csv(raw_path(out, spec, c))) for c in spec.configs()]
-    baseline.compare(d / "base", runs).to_csv(out / "regressions.csv")  # a (bit-identical) baseline comparison
+    runs = [(spec, c, read_table(raw_path(out, spec, c))) for c in spec.configs()]
+    write_csv(baseline.compare(d / "base", runs), out / "regressions.csv")  # a (bit-identical) baseline comparison
     return out
 
 
@@ -64,8 +64,8 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     dom, console = headless(page.as_uri())
     assert 'data-ready="1"' in dom  # the page's script ran to the end
     assert console == [], console
-    n_verdicts = len(Table.read_csv(results / "verdicts.csv"))
-    n_reg = len(Table.read_csv(results / "regressions.csv"))
+    n_verdicts = len(read_table(results / "verdicts.csv"))
+    n_reg = len(read_table(results / "regressions.csv"))
     rows = re.findall(r'<tr class="([a-z-]+)"', dom)
     assert len(rows) == n_verdicts + n_reg
     assert rows.count("holds") + rows.count("inconclusive") == n_verdicts and rows.count("ok") == n_reg

@@ -21,9 +21,9 @@ def table(rr):
 
 
 def test_columns_and_rows(table):
-    assert table.names == COLUMNS
+    assert list(table.columns) == COLUMNS
     assert len(table) == 6
-    rows = list(table.rows())
+    rows = list(table.to_dict("records"))
     assert [(r["theorem"], r["algorithm"], r["sigma"]) for r in rows] == [
         ("cm_thm1", "nsgdm", 0.1), ("cm_thm1", "nsgdm", 1.0), ("cm_thm1", "nsgdm", 3.0),
         ("cm_thm3", "nigt", 0.1), ("cm_thm3", "nigt", 1.0), ("cm_thm3", "nigt", 3.0)]
@@ -34,7 +34,7 @@ def test_columns_and_rows(table):
 
 
 def test_theorem_bounds_hold(table):
-    for r in table.rows():
+    for r in table.to_dict("records"):
         assert r["verdict"] == "holds", r
         assert r["ci_high"] < r["bound"] and r["p_holds"] <= 0.05
 
@@ -42,7 +42,7 @@ def test_theorem_bounds_hold(table):
 def test_value_is_mean_over_seeds_of_time_average(rr, table):
     out = nz.run_normalized(rr, range(20), 100, 1.0, "nigt")
     want = float(out["grad_norm"].mean(0).mean())
-    r = next(r for r in table.rows() if r["theorem"] == "cm_thm3" and r["sigma"] == 1.0)
+    r = next(r for r in table.to_dict("records") if r["theorem"] == "cm_thm3" and r["sigma"] == 1.0)
     assert abs(r["value"] - want) < 1e-14
     assert r["bound"] == pytest.approx(nz.thm3_bound(out["R"], rr.L, rr.rho, 1.0, 100), rel=1e-15)
 
@@ -51,25 +51,25 @@ def test_negative_control_bound_over_100_is_violated(rr):
     t = checks.check_cutkosky_mehta(rr, sigmas=(0.1, 1.0), T=100, seeds=range(20), bound_scale=0.01,
                                     spec="cm_negative_control")
     assert len(t) == 4
-    for r in t.rows():
+    for r in t.to_dict("records"):
         assert r["verdict"] == "violated", r
         assert r["ci_low"] > r["bound"] and r["bound_form"] == "theorem x 0.01"
 
 
 def test_finding_bound_is_over_100x_loose_at_large_sigma(table):
     """At σ = 3 the bounds exceed the observed mean by more than 100×, so bound/100 is not a negative control."""
-    for r in table.rows():
+    for r in table.to_dict("records"):
         if r["sigma"] == 3.0:
             assert r["ratio"] > 100
 
 
 def test_vacuity_flag(rr, table):
     # T = 100: every Theorem 1 bound and the Theorem 3 bounds at σ >= 0.1 exceed sup ||∇F|| (0.707)
-    for r in table.rows():
+    for r in table.to_dict("records"):
         assert r["bound_form"] == "theorem (vacuous)"
         assert r["bound"] >= rr.grad_sup
     small = checks.check_cutkosky_mehta(rr, sigmas=(0.01,), T=100, seeds=range(10), theorems=("cm_thm3",))
-    r = next(iter(small.rows()))
+    r = next(iter(small.to_dict("records")))
     assert r["bound_form"] == "theorem" and r["bound"] < rr.grad_sup and r["verdict"] == "holds"
 
 
@@ -77,7 +77,7 @@ def test_holm_matches_stats_verdicts_family(rr):
     rows = [checks.evaluate(rr, th, s, 60, range(12)) for th in ("cm_thm1", "cm_thm3") for s in (0.1, 1.0)]
     fam = stats.verdicts_family([r["test"] for r in rows])
     t = checks.check_cutkosky_mehta(rr, sigmas=(0.1, 1.0), T=60, seeds=range(12))
-    for v, r, raw in zip(fam, t.rows(), rows):
+    for v, r, raw in zip(fam, t.to_dict("records"), rows):
         assert (r["verdict"], r["p_holds"], r["p_violated"]) == (v.verdict, v.p_holds_adj, v.p_violated_adj)
         assert r["p_holds"] >= raw["test"].p_holds  # Holm never lowers a p-value
 

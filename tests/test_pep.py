@@ -244,17 +244,17 @@ def test_check_decomposition_columns(tmp_path, thm, alg, kind):
     """[check] pep = true appends pep_worst_case, proof_slack, instance_slack, pep_note: finite for sigma = 0 rows
     within the limits (worst case between the mean and the theorem's bound), NaN with a reason elsewhere."""
     from theorycheck.cli import main
-    from theorycheck.table import Table
+    from theorycheck.table import read_table
 
     f = tmp_path / f"pep_{thm}.toml"
     f.write_text(SPEC.format(thm=thm, alg=alg, kind=kind))
     rc = main(["check", str(f), "--out", str(tmp_path / "out"), "--no-progress"])
     assert rc in (0, 3)  # 4 seeds at sigma = 0.1 may leave a test inconclusive; nothing is violated
-    t = Table.read_csv(tmp_path / "out" / "verdicts.csv")
+    t = read_table(tmp_path / "out" / "verdicts.csv")
     for c in ["spec", "bound", "verdict", *pep.PEP_COLUMNS]:
         assert c in t
     done = 0
-    for r in t.rows():
+    for r in t.to_dict("records"):
         wc = float(r["pep_worst_case"])
         if float(r["sigma"]) > 0:
             assert math.isnan(wc) and "sigma > 0" in str(r["pep_note"])

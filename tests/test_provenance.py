@@ -6,7 +6,7 @@ import numpy as np
 
 from theorycheck import experiment, provenance
 from theorycheck.spec import parse_spec
-from theorycheck.table import Table
+import pandas as pd
 
 ROWS_A = "".join(f"{'+1' if i % 3 else '-1'} {1 + i % 7}:1 {8 + i % 5}:0.5\n" for i in range(40))
 ROWS_B = "".join(f"{'+1' if i % 2 else '-1'} {1 + i % 5}:1 {9 + i % 4}:0.7\n" for i in range(40))
@@ -28,7 +28,7 @@ def test_replacing_the_svmlight_file_reruns(tmp_path, monkeypatch):
 
     def fake_run(spec, cfg, n_seeds=None, device="cpu", dtype=None, progress=None):
         calls.append(1)
-        return Table({"seed": np.arange(2), "error": np.full(2, float(len(calls)))})
+        return pd.DataFrame({"seed": np.arange(2), "error": np.full(2, float(len(calls)))})
 
     monkeypatch.setattr(experiment, "run_config", fake_run)
     out = tmp_path / "out"

@@ -117,7 +117,7 @@ def test_plugin_counts_pass_fail_skip(project):
     assert "violated" in out and "bound" in out and "ratio" in out and "seeds needed" in out  # the readable report
     assert "Holm family: the spec file" in out
     # results are saved where `theorycheck figures` reads them, and a verdict table per spec file
-    assert (project / "results" / "raw" / "check_true" / "sigma=0.1_m=10.csv").is_file()
+    assert (project / "results" / "raw" / "check_true" / "sigma=0.1_m=10.parquet").is_file()
     assert (project / "results" / "verdicts_check_scaled.csv").is_file()
 
 
@@ -131,6 +131,22 @@ def test_plugin_inconclusive_policies_and_k(project):
                    "--theorycheck-out", "elsewhere")
     assert counts(r.stdout) == {"passed": 1}, r.stdout
     assert (project / "elsewhere" / "verdicts_check_true.csv").is_file()
+
+
+def _collected(r) -> list:
+    return [ln for ln in r.stdout.splitlines() if "::" in ln]
+
+
+def test_selecting_one_configuration(project):
+    """pytest's -k grammar rejects '=' and ',' (usage error, exit 4), so an id's configuration is selected by its
+    numbers (case-insensitive substrings; ']' anchors the last one), or exactly by the node id (docs/testing.md)."""
+    want = ["tests/check_true.toml::thm1a[sigma=0.1,m=10]"]
+    r = run_pytest(project, "--co", "-k", "thm1a[sigma=0.1,m=10]")
+    assert r.returncode == 4 and "Wrong expression passed to '-k'" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert _collected(run_pytest(project, "--co", "tests/check_true.toml", "-k", "thm1a and 0.1 and 10]")) == want
+    assert _collected(run_pytest(project, "--co", "tests/check_true.toml", "-k", "0.1 and not 10]")) == \
+        ["tests/check_true.toml::thm1a[sigma=0.1,m=1]"]
+    assert _collected(run_pytest(project, "--co", want[0])) == want  # the node id itself: exact
 
 
 def test_plugin_bad_spec_and_crash_are_errors(project):
@@ -192,7 +208,7 @@ def test_bad_input_is_refused():
                     "algorithm": {"name": "am1"}, "schedule": {"kind": "theorem1"}, "run": {"K": 0}})
     with pytest.raises(ValueError, match="seeds"):
         check_spec("ls_thm1a", seeds=1)
-    with pytest.raises(TypeError, match="not supported yet"):
+    with pytest.raises(TypeError, match="objects as keyword arguments"):
         check_spec(object())
     with pytest.raises(ValueError, match="inconclusive"):
         assert_holds([], inconclusive="maybe")

@@ -15,7 +15,7 @@ from theorycheck.oracles import Oracle, SphereNoise
 from theorycheck.problems import synthetic
 from theorycheck.run import run
 from theorycheck.schedules import Theorem1
-from theorycheck.table import Table
+from theorycheck.table import read_table
 from theorycheck.theory import bounds
 
 SPECS = Path(__file__).resolve().parents[1] / "problems"
@@ -50,12 +50,12 @@ def check(tmp_path, text, name="spec"):
     p.write_text(text)
     out = tmp_path / f"out_{name}"
     code = main(["check", str(p), "--out", str(out), "--no-progress"])
-    t = Table.read_csv(out / "verdicts.csv") if (out / "verdicts.csv").exists() else None
+    t = read_table(out / "verdicts.csv") if (out / "verdicts.csv").exists() else None
     return code, t
 
 
 def final(t):
-    return t.where(t["checkpoint"] == t["K"])
+    return t[t["checkpoint"] == t["K"]]
 
 
 def _vacuous_ok(r) -> bool:
@@ -70,7 +70,7 @@ def assert_final_holds(f):
     exact limits (method exact-bounded, compact X) may be inconclusive: exact limits pay for the range
     (~ range * log(1/alpha) / n, docs/statistics.md section 2b). Never violated; unless every row is exact-bounded,
     at least one row holds or is vacuous. Returns True (so ``assert held(t)`` reads naturally)."""
-    rows = list(f.rows())
+    rows = f.to_dict("records")
     for r in rows:
         if r["verdict"] == "vacuous":
             assert _vacuous_ok(r), r
@@ -91,7 +91,7 @@ held = assert_final_holds
 def test_shipped_specs_hold(tmp_path, spec):
     out = tmp_path / "out"
     code = main(["check", str(SPECS / f"{spec}.toml"), "--out", str(out), "--no-progress"])
-    t = Table.read_csv(out / "verdicts.csv")
+    t = read_table(out / "verdicts.csv")
     f = final(t)
     assert len(f) > 0
     assert_final_holds(f)
@@ -247,19 +247,19 @@ def test_a9a_paper_spec_holds_in_full(tmp_path):
         pytest.skip("THEORYCHECK_DATA is not set (a9a lives in ../shared/data)")
     out = tmp_path / "out"
     main(["check", str(SPECS / "a9a_paper_a8.toml"), "--out", str(out), "--no-progress"])
-    t = Table.read_csv(out / "verdicts.csv")
+    t = read_table(out / "verdicts.csv")
     assert held(final(t))
     assert "violated" not in set(t["verdict"].tolist())
 
 
 def test_lemma1_certificate_through_the_cli(tmp_path):
     code, t = check(tmp_path, spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true"))
-    rows = t.where(t["bound_form"] == "lemma1")
-    assert len(rows) == 1 and rows["verdict"][0] == "holds" and float(rows["value"][0]) >= -1e-9
+    rows = t[t["bound_form"] == "lemma1"]
+    assert len(rows) == 1 and rows["verdict"].iloc[0] == "holds" and float(rows["value"].iloc[0]) >= -1e-9
     text = spec_text(sigma="[0.5]", m="[5]", seeds=5, K=100, check="lemma1 = true\nforce = true")
     code, t = check(tmp_path, text.replace('kind = "theorem1"', 'kind = "theorem1"\nlam = 3.0'), name="broken")
-    rows = t.where(t["bound_form"] == "lemma1")
-    assert rows["verdict"][0] == "violated" and float(rows["value"][0]) < 0
+    rows = t[t["bound_form"] == "lemma1"]
+    assert rows["verdict"].iloc[0] == "violated" and float(rows["value"].iloc[0]) < 0
 
 
 @pytest.mark.parametrize("family,params", [("least_squares", "{ n = 20, seed = 0 }"), ("simplex", "{ n = 50, seed = 0 }"),

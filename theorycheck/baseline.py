@@ -1,8 +1,9 @@
 """Regression baselines: store a run's per-seed errors, and later test a re-run against them, paired by seed.
 
 ``theorycheck check --save-baseline DIR`` writes ``DIR/baseline.json`` (format, theorycheck version, and per
-spec the hash of its content, seeds, dtype, device and configurations) and ``DIR/errors/<spec>/<config>.csv``
-(columns option, seed, checkpoint, error; floats written with ``repr`` so a reload is bit-exact).
+spec the hash of its content, seeds, dtype, device and configurations) and ``DIR/errors/<spec>/<config>.parquet``
+(columns option, seed, checkpoint, error; Parquet, so a reload is bit-exact). Format 2; a format-1 baseline (errors
+as CSV, theorycheck before Parquet) is refused with a message to re-create it.
 
 ``theorycheck check --baseline DIR`` first refuses (``BaselineError``, exit 2, nothing run) a baseline made by
 another theorycheck version, for other specs (content hash), another seed set, dtype or device. It then re-runs
@@ -28,11 +29,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .spec import SpecError
-from .table import Table, atomic_write_text
+from .table import atomic_write_text, read_table, write_parquet
 
-FORMAT = 1
+FORMAT = 2  # 2: errors as Parquet (1: CSV)
 EXIT_REGRESSION = 4
 COLUMNS = ["spec", "theorem", "option", "m", "sigma", "K", "checkpoint", "n_pairs", "baseline_mean", "mean",
            "change", "tolerance", "p_value", "p_holm", "regression"]
@@ -65,7 +67,7 @@ def run_settings(spec, n_seeds=None, dtype=None, device="cpu") -> dict:
 
 
 def _errors_path(d: Path, spec_name: str, cfg_key: str) -> Path:
-    return d / "errors" / spec_name / f"{cfg_key}.csv"
+    return d / "errors" / spec_name / f"{cfg_key}.parquet"
 
 
 def save(directory, runs, *, n_seeds=None, dtype=None, device="cpu") -> Path:
@@ -77,8 +79,7 @@ def save(directory, runs, *, n_seeds=None, dtype=None, device="cpu") -> Path:
         s = meta["specs"].setdefault(spec.name, {"spec_hash": spec_hash(spec), "path": str(spec.path),
                                                  **run_settings(spec, n_seeds, dtype, device), "configs": []})
         s["configs"].append(cfg.key)
-        cols = {k: t[k] for k in ("option", "seed", "checkpoint", "error")}
-        Table(cols).to_csv(_errors_path(d, spec.name, cfg.key))
+        write_parquet(t[["option", "seed", "checkpoint", "error"]], _errors_path(d, spec.name, cfg.key))
     path = d / "baseline.json"
     atomic_write_text(path, json.dumps(meta, indent=1))
     return path
@@ -94,7 +95,8 @@ def load_meta(directory) -> dict:
     except json.JSONDecodeError as e:
         raise BaselineError(f"--baseline {directory}: baseline.json is not valid JSON: {e}") from None
     if meta.get("format") != FORMAT:
-        raise BaselineError(f"--baseline {directory}: baseline format {meta.get('format')!r}, expected {FORMAT}")
+        raise BaselineError(f"--baseline {directory}: baseline format {meta.get('format')!r}, expected {FORMAT} "
+                            "(made by another theorycheck); re-create it with --save-baseline")
     return meta
 
 
@@ -148,8 +150,8 @@ def paired_test(new, base, tolerance: float) -> tuple[float, int]:
     return float(stats.mean_pvalues(d, 0.0)[1]), int(d.size)
 
 
-def compare(directory, runs, *, tolerance: float = 0.01, alpha: float = 0.05) -> Table:
-    """Regression table for ``runs`` = [(spec, cfg, raw table)] against the baseline in ``directory`` (validated
+def compare(directory, runs, *, tolerance: float = 0.01, alpha: float = 0.05) -> pd.DataFrame:
+    """Regression table (a DataFrame) for ``runs`` = [(spec, cfg, raw table)] against the baseline in ``directory`` (validated
     beforehand with :func:`validate`). Columns: ``COLUMNS``; ``change`` = mean / baseline_mean − 1;
     ``regression`` is "regression" or "ok"."""
     from . import stats
@@ -159,7 +161,7 @@ def compare(directory, runs, *, tolerance: float = 0.01, alpha: float = 0.05) ->
     d = Path(directory)
     rows = []
     for spec, cfg, t in runs:
-        base = Table.read_csv(_errors_path(d, spec.name, cfg.key))
+        base = read_table(_errors_path(d, spec.name, cfg.key))
         for option in dict.fromkeys(np.asarray(t["option"]).tolist()):
             nb, bb = _by_seed(t, option), _by_seed(base, option)
             for k in sorted(nb):
@@ -178,7 +180,7 @@ def compare(directory, runs, *, tolerance: float = 0.01, alpha: float = 0.05) ->
     for r, a in zip(rows, adj):
         r["p_holm"] = float(a)
         r["regression"] = "regression" if a <= alpha else "ok"
-    return Table({c: np.array([r[c] for r in rows], dtype=object) for c in COLUMNS})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def n_regressions(table) -> int:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from . import stats, theorems
 from .experiment import build
 from .spec import Spec
-from .table import Table
 from .theorems.base import Context, certificate_test, mean_test  # noqa: F401  (re-exported for callers)
 
 COLUMNS = ["spec", "theorem", "algorithm", "option", "m", "sigma", "K", "checkpoint", "n_seeds", "statistic",
@@ -31,9 +31,9 @@ COLUMNS = ["spec", "theorem", "algorithm", "option", "m", "sigma", "K", "checkpo
 VACUOUS = "vacuous"
 
 
-def _values(table: Table, option: str, column: str = "error"):
+def _values(table: pd.DataFrame, option: str, column: str = "error"):
     """(checkpoints, (n_checkpoints, R) per-seed statistic) for one option of one configuration's raw table."""
-    t = table.filter(option=option)
+    t = table[table["option"] == option]
     cps = sorted(set(int(c) for c in t["checkpoint"]))
     seeds = sorted(set(int(s) for s in t["seed"]))
     E = np.full((len(cps), len(seeds)), np.nan)
@@ -48,7 +48,7 @@ def _true(v) -> bool:
     return v is True or v == 1 or str(v) == "True"
 
 
-def _errors(table: Table, option: str):
+def _errors(table: pd.DataFrame, option: str):
     """(checkpoints, (n_checkpoints, R) errors) for one option (kept for callers of the old name)."""
     return _values(table, option, "error")
 
@@ -61,7 +61,7 @@ def comparator_points(problem) -> list:
 
 def _rows(theorem, ctx, table, base, fails, force, level):
     rows = []
-    for option in table.unique("option"):
+    for option in dict.fromkeys(table["option"].tolist()):
         cps, E = _values(table, option, theorem.statistic)
         n = E.shape[1]
         for k in theorem.test_checkpoints(ctx.spec, cps):
@@ -76,8 +76,9 @@ def _rows(theorem, ctx, table, base, fails, force, level):
     return rows
 
 
-def evaluate(spec: Spec, cfg, table: Table, device="cpu") -> list[dict]:
-    """Unadjusted tests for one configuration (Holm is applied by :func:`finalize`)."""
+def evaluate(spec: Spec, cfg, table: pd.DataFrame, device="cpu") -> list[dict]:
+    """Unadjusted tests for one configuration (Holm is applied by :func:`finalize`). ``table``: its raw results
+    (a DataFrame with columns option, seed, checkpoint, diverged and the theorem's statistic column)."""
     theorem = theorems.get(spec.theorem)
     if theorem is None:
         return []
@@ -89,9 +90,9 @@ def evaluate(spec: Spec, cfg, table: Table, device="cpu") -> list[dict]:
             "K": spec.K, "assumptions": "; ".join(fails) if fails else "ok"}
     rows = _rows(theorem, ctx, table, base, fails, force, theorem.vacuity_level(problem, ctx))
     cert = theorems.get("lemma1")
-    if spec.check.get("lemma1") and theorem is not cert and cert.statistic in table:
+    if spec.check.get("lemma1") and theorem is not cert and cert.statistic in table.columns:
         # the pathwise Lemma 1 certificate recorded next to the theorem (deterministic given the run)
-        rows.append({**base, "option": "-", "checkpoint": spec.K, "n_seeds": len(table.unique("seed")),
+        rows.append({**base, "option": "-", "checkpoint": spec.K, "n_seeds": int(table["seed"].nunique()),
                      "n_diverged": 0, "statistic": cert.statistic_label, "bound_form": cert.bound_form,
                      "comparator": "x_star", "test": certificate_test(table[cert.statistic]),
                      "vacuity_level": math.nan, "threshold": math.nan})
@@ -109,8 +110,9 @@ def is_vacuous(row) -> bool:
         return False
 
 
-def finalize(rows: list[dict], alpha: float = 0.05) -> Table:
-    """Apply Holm's correction across every test of the invocation and return the verdict table."""
+def finalize(rows: list[dict], alpha: float = 0.05) -> pd.DataFrame:
+    """Apply Holm's correction across every test of the invocation and return the verdict table: a DataFrame,
+    one row per test, columns :data:`COLUMNS` (in that order; numeric columns as numbers)."""
     live = [r for r in rows if r.get("verdict") != "assumptions-failed"]
     for r, v in zip(live, stats.verdicts_family([r["test"] for r in live], alpha)):
         r.update(value=v.value, ci_low=v.ci_low, ci_high=v.ci_high, bound=v.bound, ratio=v.ratio,
@@ -127,11 +129,17 @@ def finalize(rows: list[dict], alpha: float = 0.05) -> Table:
         if r.get("verdict") == stats.HEAVY_TAIL:
             notes.append(t.extra.get("tail_reason", ""))
         r["note"] = "; ".join(n for n in notes if n)
+    return verdict_frame(rows)
+
+
+def verdict_frame(rows: list[dict]) -> pd.DataFrame:
+    """The verdict table (columns :data:`COLUMNS`, missing values NaN; column dtypes inferred, so numeric
+    columns are numbers) of finalized rows."""
     cols = {c: np.array([r.get(c, math.nan) for r in rows], dtype=object) for c in COLUMNS}
-    return Table(cols)
+    return pd.DataFrame(cols, columns=COLUMNS).infer_objects()
 
 
-def exit_code(verdicts: Table) -> int:
+def exit_code(verdicts: pd.DataFrame) -> int:
     """0: nothing violated and something non-vacuous held; 1: something violated; 3: inconclusive or untestable
     results, every test vacuous, or no verdict at all (nothing tested is not success)."""
     if not len(verdicts):
@@ -144,7 +152,7 @@ def exit_code(verdicts: Table) -> int:
     return 0
 
 
-def all_vacuous(verdicts: Table) -> bool:
+def all_vacuous(verdicts: pd.DataFrame) -> bool:
     """True when there were tests and every one of them is vacuous."""
     v = set(verdicts["verdict"].tolist()) if len(verdicts) else set()
     return v == {VACUOUS}

@@ -147,7 +147,8 @@ def _run_specs(specs, args, evaluate: bool):
     default_threads(args)
     with from_args(args) as executor:  # validated (and a cluster reached) before anything is written
         tables = run_sweep(items, args.out, args.seeds, args.device, args.dtype, executor,
-                           getattr(args, "chunk_seeds", None), log=lambda m: print(m, file=sys.stderr))
+                           getattr(args, "chunk_seeds", None), log=lambda m: print(m, file=sys.stderr),
+                           progress=_progress(args))
     rows = []
     for (spec, cfg), t in zip(items, tables):
         r = label_batch(evaluate_cfg(spec, cfg, t, args.device), cfg, build(spec, cfg, args.device)[1].sigma)
@@ -168,13 +169,13 @@ def _no_verdict_reason(specs) -> str:
 
 def cmd_run(args) -> int:
     from .outputs import write_tables
-    from .table import Table
+    from .table import concat
 
     specs = _load_all(args)
     _validate(specs, args)
     _, tables = _run_specs(specs, args, evaluate=False)
     out = Path(args.out)
-    write_tables(out, {"results.csv": Table.concat(tables)})
+    write_tables(out, {"results.csv": concat(tables)})
     print(f"wrote {out / 'results.csv'} and {out / 'raw'}/")
     return 0
 
@@ -184,7 +185,7 @@ def cmd_check(args) -> int:
     from .provenance import verdicts_json, with_provenance
     from .report import format_verdicts
     from .outputs import write_tables
-    from .table import Table, atomic_write_text
+    from .table import atomic_write_text, concat
 
     specs = _load_all(args)
     _validate(specs, args)
@@ -206,7 +207,7 @@ def cmd_check(args) -> int:
     report = format_verdicts(verdicts, alpha)  # rendered before anything is written
     out = Path(args.out)
     vtable, meta = with_provenance(verdicts, args.device, args.dtype)
-    write_tables(out, {"results.csv": Table.concat(tables), "verdicts.csv": vtable})
+    write_tables(out, {"results.csv": concat(tables), "verdicts.csv": vtable})
     atomic_write_text(out / "verdicts.json", verdicts_json(vtable, meta))
     regressions = _ci_baseline(args, specs, tables, alpha)
     if args.format == "text":
@@ -245,7 +246,9 @@ def _ci_baseline(args, specs, tables, alpha):
     if not args.baseline:
         return None
     reg = baseline.compare(args.baseline, runs, tolerance=args.baseline_tolerance, alpha=alpha)
-    reg.to_csv(Path(args.out) / "regressions.csv")
+    from .table import write_csv
+
+    write_csv(reg, Path(args.out) / "regressions.csv")
     return reg
 
 
@@ -256,7 +259,9 @@ def _ci_report(args, verdicts, regressions, alpha, code) -> int:
     if args.format == "json":
         print(junit.to_json(verdicts, regressions, alpha=alpha, exit_code=code))
     elif args.format == "csv":
-        sys.stdout.write(verdicts.to_csv_text())
+        from .table import csv_text
+
+        sys.stdout.write(csv_text(verdicts))
     if args.junit_xml:
         junit.write_junit_xml(args.junit_xml, verdicts, regressions)
         print(f"wrote {args.junit_xml}", file=sys.stderr)
@@ -295,10 +300,9 @@ def cmd_check_cm(args) -> int:
     ns = argparse.Namespace(seeds=args.seeds, out=args.out, device="cpu", dtype=None, no_progress=True)
     rows, _ = _run_specs(specs, ns, evaluate=True)
     verdicts = finalize(rows, 0.05)
-    for i, r in enumerate(verdicts.rows()):
-        verdicts["spec"][i] = "cutkosky_mehta"
-        if is_vacuous(r):
-            verdicts["bound_form"][i] = f"{r['bound_form']} (vacuous)"
+    verdicts["spec"] = "cutkosky_mehta"
+    vac = [is_vacuous(r) for r in verdicts.to_dict("records")]
+    verdicts["bound_form"] = [f"{b} (vacuous)" if v else b for b, v in zip(verdicts["bound_form"], vac)]
     report = format_verdicts(verdicts)
     write_tables(args.out, {"verdicts_cm.csv": verdicts})
     print(report)

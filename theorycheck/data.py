@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -19,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-
-from .progress import Progress
 
 
 class DataError(ValueError):
@@ -133,7 +132,10 @@ def fetch(name: str, dest_dir=None, url: str | None = None, progress: bool = Tru
                 with urllib.request.urlopen(src, timeout=timeout) as resp:
                     length = resp.headers.get("Content-Length")
                     length = int(length) if length is not None and length.isdigit() else None
-                    bar = Progress(length or 0, desc=f"{ds.name} (bytes)", enabled=None if progress else False)
+                    from tqdm import tqdm  # on stderr, only when it is a TTY (never in CI logs or pipes)
+
+                    bar = tqdm(total=length, desc=ds.name, unit="B", unit_scale=True, file=sys.stderr,
+                               disable=not (progress and sys.stderr.isatty()) or not length)
                     try:
                         while True:
                             chunk = resp.read(_CHUNK)

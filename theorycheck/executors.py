@@ -6,10 +6,12 @@ seeds ``start … stop−1`` of one configuration and returns their tidy raw tab
 
 On disk (``DIR`` is ``--out``)::
 
-    DIR/raw/<spec>/<config>.chunks/<start>-<stop>.csv   one finished chunk
-    DIR/raw/<spec>/<config>.chunks/<start>-<stop>.json  its fingerprint, written last (the commit point)
-    DIR/raw/<spec>/<config>.csv / .json                 the merged configuration, as ``experiment.run_or_load``
-                                                        writes and reads it
+    DIR/raw/<spec>/<config>.chunks/<start>-<stop>.parquet  one finished chunk
+    DIR/raw/<spec>/<config>.chunks/<start>-<stop>.json     its fingerprint, written last (the commit point)
+    DIR/raw/<spec>/<config>.parquet / .json                the merged configuration, as ``experiment.run_or_load``
+                                                           writes and reads it
+
+(Chunks saved as ``.csv`` by an older theorycheck are not read: they run again.)
 
 **Bit-identical results.** Chunk boundaries depend only on (seed0, number of seeds, chunk size), never on the
 executor or on the number of workers; a chunk is a pure function of its seeds (counter-based noise,
@@ -26,6 +28,10 @@ Executors: ``InProcess`` (``--workers 1``), ``Processes`` (``--workers N``: a sp
 torch thread per worker), ``DaskExecutor`` (``--dask-scheduler ADDRESS`` or ``--dask-local N``; optional
 dependency, ``pip install 'theorycheck[dask]'``) and ``Auto`` (the default): in-process until the sweep is
 seen to be long enough to pay for starting workers, then one worker process per core for the remaining units.
+
+Progress (stderr, tqdm; only on a TTY unless asked for, never with ``--no-progress``): :func:`run_sweep` shows a
+bar over the finished units whatever the executor; the in-process executors also show each unit's bar over its
+K steps.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ from pathlib import Path
 
 from .provenance import code_fingerprint, results_fingerprint, run_metadata
 from .spec import Config, Spec, SpecError
-from .table import Table, atomic_write_text
+from .table import atomic_write_text, concat, read_table
 
 #: default seeds per chunk: on CPU small enough to spread a configuration over the cores, large enough that the
 #: batched engine runs at its full rate (its throughput is flat from about 64 replicas on); on CUDA the whole
@@ -78,9 +84,10 @@ class Unit:
         return results_fingerprint(self.spec, self.cfg, f"{self.start}:{self.stop}", self.dtype, str(self.device))
 
 
-def run_unit(unit: Unit, threads: int | None = None) -> Table:
-    """Run one unit (in whatever process calls it) and return its raw table; ``threads`` sets torch's intra-op
-    threads first (worker processes use 1)."""
+def run_unit(unit: Unit, threads: int | None = None, progress=False):
+    """Run one unit (in whatever process calls it) and return its raw table (a DataFrame); ``threads`` sets
+    torch's intra-op threads first (worker processes use 1); ``progress``: the unit's bar over its K steps
+    (``theorycheck.run.run``; None: only on a TTY)."""
     from .experiment import run_config
 
     if threads is not None:
@@ -89,7 +96,7 @@ def run_unit(unit: Unit, threads: int | None = None) -> Table:
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
     spec = dataclasses.replace(unit.spec, run={**unit.spec.run, "seed0": unit.start})
-    return run_config(spec, unit.cfg, unit.stop - unit.start, unit.device, unit.dtype, progress=False)
+    return run_config(spec, unit.cfg, unit.stop - unit.start, unit.device, unit.dtype, progress=progress)
 
 
 def chunks(seed0: int, n_seeds: int, size: int) -> list[tuple[int, int]]:
@@ -97,26 +104,30 @@ def chunks(seed0: int, n_seeds: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, seed0 + n_seeds)) for s in range(seed0, seed0 + n_seeds, size)]
 
 
-def merge(tables: list[Table], seed0: int) -> Table:
+def merge(tables: list, seed0: int):
     """Chunk tables → the table one run over all their seeds gives: rows ordered by option (first-seen order),
     checkpoint, seed; ``replica`` renumbered as seed − seed0."""
     import numpy as np
 
-    t = Table.concat(tables)
+    t = concat(tables)
     if not len(t):
         return t
-    opts = {o: i for i, o in enumerate(t.unique("option"))}
-    order = np.lexsort((t["seed"], t["checkpoint"], np.array([opts[o] for o in t["option"]])))
-    t = t.where(order)
-    t.columns["replica"] = (t["seed"] - seed0).astype(t["replica"].dtype)
+    opts = {o: i for i, o in enumerate(dict.fromkeys(t["option"].tolist()))}
+    order = np.lexsort((t["seed"].to_numpy(), t["checkpoint"].to_numpy(), np.array([opts[o] for o in t["option"]])))
+    t = t.iloc[order].reset_index(drop=True)
+    t["replica"] = (t["seed"] - seed0).astype(t["replica"].dtype)
     return t
 
 
 # --- executors -------------------------------------------------------------------------------------------------
 class InProcess:
-    """Units one after the other in this process."""
+    """Units one after the other in this process; ``progress``: each unit's bar over its K steps (False: none;
+    None: on a TTY)."""
 
     name = "in-process"
+
+    def __init__(self, progress=False):
+        self.progress = progress
 
     def __enter__(self):
         return self
@@ -126,7 +137,7 @@ class InProcess:
 
     def map(self, units, on_result, fn=run_unit):
         for u in units:
-            on_result(u, fn(u))
+            on_result(u, fn(u) if self.progress is False else fn(u, None, self.progress))
 
 
 class Processes:
@@ -260,8 +271,9 @@ class Auto:
     pay for starting workers; long ones use every core by processes, which on a shared machine is much faster
     than intra-op threads (bench/README.md)."""
 
-    def __init__(self, cores: int | None = None, after_s=AUTO_AFTER_S, min_remaining_s=AUTO_MIN_REMAINING_S):
-        self.cores = cores or _cores()
+    def __init__(self, cores: int | None = None, after_s=AUTO_AFTER_S, min_remaining_s=AUTO_MIN_REMAINING_S,
+                 progress=False):
+        self.cores, self.progress = cores or _cores(), progress
         self.after_s, self.min_remaining_s = after_s, min_remaining_s
         self.name = f"auto (in-process; processes when long, up to {self.cores})"
 
@@ -283,7 +295,7 @@ class Auto:
                 Processes(min(self.cores, len(units)), option="the default executor").map(units, on_result, fn)
                 return
             u = units.pop(0)
-            on_result(u, fn(u, 1))
+            on_result(u, fn(u, 1) if self.progress is False else fn(u, 1, self.progress))
             done += 1
 
 
@@ -304,24 +316,26 @@ def _load_if_fresh(path: Path, fp: str):
     if path.exists() and meta.exists():
         try:
             if json.loads(meta.read_text()).get("fingerprint") == fp:
-                return Table.read_csv(path)
+                return read_table(path)
         except (OSError, ValueError):
             return None
     return None
 
 
 def run_sweep(items, out_dir, n_seeds=None, device="cpu", dtype=None, executor=None, chunk_seeds=None,
-              log=None) -> list[Table]:
-    """Run every (spec, cfg) of ``items`` over its seeds with ``executor`` (default ``InProcess()``), chunked by
-    ``chunk_seeds`` (default ``CHUNK_SEEDS[device]``); returns the merged raw tables in the order of ``items``.
+              log=None, progress=None) -> list:
+    """Run every (spec, cfg) of ``items`` over its seeds with ``executor`` (default ``InProcess(progress)``),
+    chunked by ``chunk_seeds`` (default ``CHUNK_SEEDS[device]``); returns the merged raw tables (DataFrames) in the
+    order of ``items``. ``progress``: a bar over the finished units (None: only when stderr is a TTY; False: none).
+
 
     Configurations whose merged file is fresh are loaded, finished chunks are reused, the others run; each chunk
     is saved atomically when it finishes and each configuration is merged and saved once its chunks are all
     there (the same file and fingerprint as ``experiment.run_or_load``)."""
-    from .experiment import raw_path
-    from .run import resolve_device
+    from .experiment import raw_path, save_raw
+    from .run import progress_bar, resolve_device
 
-    executor = executor or InProcess()
+    executor = executor or InProcess(progress)
     dev = str(resolve_device(device))
     chunk_seeds = chunk_seeds or CHUNK_SEEDS.get(dev.split(":")[0], 128)
     if not (isinstance(chunk_seeds, int) and chunk_seeds >= 1):
@@ -343,7 +357,7 @@ def run_sweep(items, out_dir, n_seeds=None, device="cpu", dtype=None, executor=N
         plan.append((i, spec, cfg, seed0, fp, units))
         cdir = chunk_dir(out_dir, spec, cfg)
         for u in units:
-            t = _load_if_fresh(cdir / f"{u.start}-{u.stop}.csv", u.fingerprint())
+            t = _load_if_fresh(cdir / f"{u.start}-{u.stop}.parquet", u.fingerprint())
             if t is not None:
                 parts[i][u.start] = t
             else:
@@ -360,26 +374,28 @@ def run_sweep(items, out_dir, n_seeds=None, device="cpu", dtype=None, executor=N
         t = merge([parts[i][u.start] for u in units], seed0)
         u0 = units[0]
         path = raw_path(out_dir, spec, cfg)
-        t.to_csv(path)
+        save_raw(t, path)
         atomic_write_text(path.with_suffix(".json"), json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key,
-                                                                  "n_seeds": len(t.unique("seed")), "chunks": len(units),
+                                                                  "n_seeds": int(t["seed"].nunique()), "chunks": len(units),
                                                                   "code_fingerprint": code_fingerprint(
-                                                                      spec, cfg, len(t.unique("seed")), u0.dtype,
+                                                                      spec, cfg, int(t["seed"].nunique()), u0.dtype,
                                                                       str(u0.device)),
                                                                   **run_metadata(str(u0.device), u0.dtype)}))
         results[i] = t
 
-    def on_result(u: Unit, t: Table):
+    def on_result(u: Unit, t):
         i = owner[id(u)] if id(u) in owner else next(j for j, v in pending if v == u)
-        p = chunk_dir(out_dir, u.spec, u.cfg) / f"{u.start}-{u.stop}.csv"
-        t.to_csv(p)
+        p = chunk_dir(out_dir, u.spec, u.cfg) / f"{u.start}-{u.stop}.parquet"
+        save_raw(t, p)
+        bar.update(1)
         atomic_write_text(p.with_suffix(".json"), json.dumps({"fingerprint": u.fingerprint(), "unit": u.name}))
         parts[i][u.start] = t
         if len(parts[i]) == expected[i]:
             finish(i)
 
     if pending:
-        executor.map([u for _, u in pending], on_result)
+        with progress_bar(len(pending), "work units", progress, unit="unit") as bar:
+            executor.map([u for _, u in pending], on_result)
     for i, *_ in plan:
         if results[i] is None:  # every chunk was already saved
             finish(i)
@@ -417,15 +433,16 @@ def from_args(args):
         raise ExecutorError(f"--workers must be an integer >= 1 (1 runs in this process), got {workers}")
     if local is not None and local < 1:
         raise ExecutorError(f"--dask-local must be an integer >= 1 (worker processes), got {local}")
+    progress = False if getattr(args, "no_progress", False) else None  # in-process units: their step bars on a TTY
     if addr is not None or local is not None:
         return DaskExecutor(address=addr, local=local)
     if workers == 1:
-        return InProcess()
+        return InProcess(progress)
     if workers is not None:
         return Processes(workers)
     if getattr(args, "device", "cpu") != "cpu" or getattr(args, "threads", None) is not None:
-        return InProcess()  # a GPU, or threads chosen by the user: one process
-    return Auto()
+        return InProcess(progress)  # a GPU, or threads chosen by the user: one process
+    return Auto(progress=progress)
 
 
 def default_threads(args) -> None:

@@ -1,7 +1,10 @@
 """Build problem, oracle, schedule and algorithm from a spec's configuration and run it (raw results only).
 
-Raw results of each configuration are saved as ``DIR/raw/<spec>/<config>.csv`` with a fingerprint of everything
-that determines them; a re-run reuses a file whose fingerprint matches (interrupted checks resume).
+Raw results of each configuration are saved as ``DIR/raw/<spec>/<config>.parquet`` (a pandas DataFrame written by
+pyarrow: exact floats, dtypes kept) with a fingerprint of everything that determines them in
+``DIR/raw/<spec>/<config>.json``; a re-run reuses a file whose fingerprint matches (interrupted checks resume).
+Raw results saved as ``<config>.csv`` by an older theorycheck (before raw results were Parquet) are never read: such
+a configuration counts as not yet run (stale), is run again and saved as Parquet, and the old CSV file is removed.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from .registries import MINIBATCH, NOISES, PROBLEMS
 from .run import default_checkpoints, resolve_device, resolve_dtype, run
 from .schedules import Constant, Theorem1, Theorem2
 from .spec import Config, Spec, SpecError
-from .table import Table, atomic_write_text
+import pandas as pd
+
+from .table import atomic_write_text, read_table, write_parquet
 from .theorems.base import MultiMonitor
 
 
@@ -111,8 +116,9 @@ def monitors(spec: Spec, problem):
     return MultiMonitor(out) if out else None
 
 
-def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, progress=None) -> Table:
-    """Run one configuration over its seeds; returns the tidy raw table."""
+def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, progress=None) -> pd.DataFrame:
+    """Run one configuration over its seeds; returns the tidy raw table (one row per seed × checkpoint × option).
+    progress: the per-step bar of :func:`theorycheck.run.run` (None: only on a TTY)."""
     n_seeds = n_seeds or spec.n_seeds
     dtype = resolve_dtype(dtype or spec.run.get("dtype", "float64"))
     problem, oracle, schedule, alg = build(spec, cfg, device)
@@ -128,16 +134,31 @@ def run_config(spec: Spec, cfg: Config, n_seeds=None, device="cpu", dtype=None, 
                       "batch": cfg.batch or 0})
     t = res.table
     if monitor is not None:
-        t.columns.update(monitor.columns(t, n_seeds))
+        for name, col in monitor.columns(t, n_seeds).items():
+            t[name] = col
     return t
 
 
+RAW_SUFFIX = ".parquet"
+LEGACY_SUFFIX = ".csv"  # raw results of theorycheck before the Parquet format: never read, re-run
+
+
 def raw_path(out_dir, spec: Spec, cfg: Config) -> Path:
-    return Path(out_dir) / "raw" / spec.name / f"{cfg.key}.csv"
+    """DIR/raw/<spec>/<config>.parquet (its fingerprint: the same path with suffix .json)."""
+    return Path(out_dir) / "raw" / spec.name / f"{cfg.key}{RAW_SUFFIX}"
 
 
-def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dtype=None, progress=None) -> Table:
-    """Reuse DIR/raw/<spec>/<config>.csv when its fingerprint (theorycheck.provenance.results_fingerprint: spec
+def save_raw(t: pd.DataFrame, path: Path) -> None:
+    """Write a raw table as Parquet, atomically, and remove a legacy CSV twin of it (same name, ``.csv``)."""
+    write_parquet(t, path)
+    legacy = path.with_suffix(LEGACY_SUFFIX)
+    if legacy.is_file():
+        legacy.unlink()
+
+
+def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dtype=None,
+                progress=None) -> pd.DataFrame:
+    """Reuse DIR/raw/<spec>/<config>.parquet when its fingerprint (theorycheck.provenance.results_fingerprint: spec
     keys, code hash, data file SHA-256, certified constants) matches, else run and save atomically."""
     n_seeds = n_seeds or spec.n_seeds
     dtype_name = dtype or spec.run.get("dtype", "float64")
@@ -147,9 +168,9 @@ def run_or_load(spec: Spec, cfg: Config, out_dir, n_seeds=None, device="cpu", dt
     path = raw_path(out_dir, spec, cfg)
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists() and json.loads(meta.read_text()).get("fingerprint") == fp:
-        return Table.read_csv(path)
+        return read_table(path)
     t = run_config(spec, cfg, n_seeds, device, dtype_name, progress)
-    t.to_csv(path)
+    save_raw(t, path)
     atomic_write_text(meta, json.dumps({"fingerprint": fp, "spec": spec.name, "config": cfg.key,
                                         "code_fingerprint": code_fingerprint(spec, cfg, n_seeds, dtype_name, str(device)),
                                         "n_seeds": n_seeds, **run_metadata(str(device), dtype_name)}))

@@ -1,7 +1,7 @@
 """Figures from saved results (``theorycheck figures``): data preparation, bounds, drawing.
 
 Reads only what ``theorycheck run SPEC --out DIR`` (or ``check``) saved in ``DIR/raw/<spec>/``: the raw
-per-configuration tables ``<config>.csv`` (their fingerprint must match the spec), the spec itself (``spec.json``)
+per-configuration tables ``<config>.parquet`` (pandas DataFrames; their fingerprint must match the spec), the spec itself (``spec.json``)
 and each configuration's context (``<config>.context.json``: declared constants, comparator points, σ, η, λ and
 the tests' bounds; see :mod:`theorycheck.saved`). It never runs an experiment and needs no data set and no spec
 file. Results saved by an older version without contexts fall back to building the problem (which loads its data).
@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import stats
 from .check import comparator_points
 from . import saved
-from .experiment import build, raw_path
+from .experiment import LEGACY_SUFFIX, build, raw_path
 from .provenance import code_fingerprint, data_sha256, results_fingerprint
 from .spec import Config, Spec, SpecError, load_spec
-from .table import Table
+from .table import read_table
 from .theory import bounds
 
 __all__ = [
@@ -100,7 +101,7 @@ class SpecResults:
     def configs(self) -> list[Config]:
         return self.spec.configs()
 
-    def table(self, cfg: Config) -> Table:
+    def table(self, cfg: Config) -> pd.DataFrame:
         return self.tables[cfg.key]
 
     def config(self, sigma=None, m=None) -> Config:
@@ -123,11 +124,11 @@ class SpecResults:
         return all(self.contexts.get(c.key) for c in self.configs)
 
     def options(self, cfg: Config) -> list[str]:
-        return self.table(cfg).unique("option")
+        return list(dict.fromkeys(self.table(cfg)["option"].tolist()))
 
 
-def _seeds_dtype_device(t: Table):
-    return len(np.unique(t["seed"])), str(t["dtype"][0]), str(t["device"][0])
+def _seeds_dtype_device(t: pd.DataFrame):
+    return int(t["seed"].nunique()), str(t["dtype"].iloc[0]), str(t["device"].iloc[0])
 
 
 def load_results(spec: Spec, results_dir) -> SpecResults:
@@ -138,9 +139,12 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
         path = raw_path(results_dir, spec, cfg)
         meta = path.with_suffix(".json")
         if not (path.is_file() and meta.is_file()):
-            missing.append(cfg.key)
+            if path.with_suffix(LEGACY_SUFFIX).is_file():  # raw CSV of an older theorycheck: not read, re-run
+                stale.append(f"{cfg.key} (saved as CSV by an older theorycheck; raw results are Parquet now)")
+            else:
+                missing.append(cfg.key)
             continue
-        t = Table.read_csv(path)
+        t = read_table(path)
         if len(t) == 0:
             missing.append(cfg.key)
             continue
@@ -170,16 +174,17 @@ def load_results(spec: Spec, results_dir) -> SpecResults:
 
 
 # --- data preparation ----------------------------------------------------------------------------------------------
-def error_matrix(table: Table, option: str):
+def error_matrix(table: pd.DataFrame, option: str):
     """(checkpoints, seeds, E) with E[i, j] the error of seed j at checkpoint i (+inf when diverged)."""
-    t = table.filter(option=option)
+    t = table[table["option"] == option]
     if len(t) == 0:
-        raise ValueError(f"option {option!r} is not in the table (options: {table.unique('option')})")
-    cp = t["checkpoint"].astype(int)
-    sd = t["seed"].astype(int)
+        raise ValueError(f"option {option!r} is not in the table (options: "
+                         f"{list(dict.fromkeys(table['option'].tolist()))})")
+    cp = t["checkpoint"].to_numpy().astype(int)
+    sd = t["seed"].to_numpy().astype(int)
     cps, seeds = np.unique(cp), np.unique(sd)
     E = np.full((cps.size, seeds.size), np.nan)
-    E[np.searchsorted(cps, cp), np.searchsorted(seeds, sd)] = t["error"].astype(float)
+    E[np.searchsorted(cps, cp), np.searchsorted(seeds, sd)] = t["error"].to_numpy().astype(float)
     return cps, seeds, E
 
 
@@ -830,7 +835,7 @@ def discover_specs(results_dir) -> list[Spec]:
     out = []
     for d in sorted(p for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []:
         s = saved.load_saved_spec(results_dir, d.name)
-        if s is None and any(d.glob("*.csv")):
+        if s is None and (any(d.glob("*.parquet")) or any(d.glob("*.csv"))):  # .csv: raw results of old versions
             try:
                 s = load_spec_named(d.name)
             except SpecError:
@@ -911,9 +916,9 @@ def _verdict_counts(res: SpecResults) -> dict:
     t = finalize(rows, res.spec.check.get("alpha", 0.05))
     v = list(t["verdict"])
     K = res.spec.K
-    final = [r for r in t.rows() if int(r["checkpoint"]) == K]
+    final = [r for r in t.to_dict("records") if int(r["checkpoint"]) == K]
     ratios = [float(r["ratio"]) for r in final if r["statistic"] == "mean"]
-    every = [float(r["ratio"]) for r in t.rows() if r["statistic"] == "mean"]
+    every = [float(r["ratio"]) for r in t.to_dict("records") if r["statistic"] == "mean"]
     return {"min_ratio": min(every) if every else math.nan, "n": len(v), "holds": v.count("holds"), "violated": v.count("violated"),
             "inconclusive": v.count("inconclusive"), "other": len(v) - sum(v.count(x) for x in VERD),
             "min_ratio_K": min(ratios) if ratios else math.nan, "max_ratio_K": max(ratios) if ratios else math.nan,

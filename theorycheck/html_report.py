@@ -5,7 +5,7 @@ The page needs no network: CSS and JavaScript are inline and figures are inline 
 * the verdict table(s) — every ``verdicts*.csv`` of the folder (``theorycheck check``, the pytest plugin's
   ``verdicts_<spec>.csv``, ``check-cm``) — sortable by clicking a column header, rows coloured by verdict, with
   the ``method`` and provenance columns when the table has them;
-* per spec with raw results (``raw/<spec>/<config>.csv``), a convergence figure: mean error over seeds against
+* per spec with raw results (``raw/<spec>/<config>.parquet``), a convergence figure: mean error over seeds against
   the iteration count, log-log, one line per (σ, m, option), with the bounds of the verdict rows as dashed lines
   (comparator form) and markers (the theorem's bound as printed);
 * the regression table (``regressions.csv``) when the folder holds a baseline comparison.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .table import Table, atomic_write_text
+from .table import atomic_write_text, read_table
 from .testing import _fmt, records
 
 __all__ = ["build_html", "write_html", "ReportError"]
@@ -107,7 +107,7 @@ def _png(fig) -> str:
 
 def convergence_figure(spec_name: str, raw_dir: Path, vrows: list[dict]) -> str | None:
     """Base64 PNG: mean error against k for every configuration of one spec, with its verdict rows' bounds."""
-    files = sorted(raw_dir.glob("*.csv"))
+    files = sorted(raw_dir.glob("*.parquet"))
     if not files:
         return None
     import matplotlib
@@ -119,11 +119,11 @@ def convergence_figure(spec_name: str, raw_dir: Path, vrows: list[dict]) -> str 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     i = 0
     for f in files:
-        t = Table.read_csv(f)
-        if "error" not in t or not len(t):
+        t = read_table(f)
+        if "error" not in t.columns or not len(t):
             continue
-        for option in t.unique("option"):
-            sub = t.filter(option=option)
+        for option in dict.fromkeys(t["option"].tolist()):
+            sub = t[t["option"] == option]
             ks = sorted(set(int(k) for k in sub["checkpoint"]))
             err = np.asarray(sub["error"], float)
             cp = np.asarray(sub["checkpoint"]).astype(int)
@@ -133,7 +133,7 @@ def convergence_figure(spec_name: str, raw_dir: Path, vrows: list[dict]) -> str 
                 continue
             c = colors[i % len(colors)]
             i += 1
-            sigma, m = float(sub["sigma"][0]), int(sub["m"][0])
+            sigma, m = float(sub["sigma"].iloc[0]), int(sub["m"].iloc[0])
             ax.plot(np.array(ks)[keep], mean[keep], "-o", ms=3, color=c, label=f"σ={sigma:g}, m={m}, {option}")
             mine = [r for r in vrows if str(r.get("option")) == str(option) and
                     math.isclose(float(r.get("sigma", math.nan)), sigma) and int(float(r.get("m", -1))) == m and
@@ -174,7 +174,7 @@ def build_html(results_dir) -> str:
             f"{', '.join(html.escape(f.name) for f in vfiles)}</p>"]
     all_rows = []
     for f in vfiles:
-        rows = records(Table.read_csv(f))
+        rows = records(read_table(f))
         all_rows += rows
         counts = {}
         for r in rows:
@@ -185,7 +185,7 @@ def build_html(results_dir) -> str:
         body.append(_table_html(rows, _verdict_class, f.name))
     reg = d / "regressions.csv"
     if reg.is_file():
-        rrows = records(Table.read_csv(reg))
+        rrows = records(read_table(reg))
         n = sum(1 for r in rrows if r.get("regression") == "regression")
         body.append(f"<h2>Baseline comparison: {n} regression(s) in {len(rrows)} comparisons</h2>")
         body.append("<p>Paired by seed; one-sided test of 'mean error worse than the baseline by more than the "

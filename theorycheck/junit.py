@@ -51,7 +51,7 @@ def _suite(parent, name: str, cases: list) -> ET.Element:
 
 
 def to_junit_xml(verdicts, regressions=None, suite: str = "theorycheck check") -> str:
-    """JUnit XML text for a verdict table (Table or DataFrame) and, optionally, a regression table."""
+    """JUnit XML text for a verdict table (a DataFrame or a list of dicts) and, optionally, a regression table."""
     root = ET.Element("testsuites", name="theorycheck")
     cases = []
     for r in records(verdicts):

@@ -3,7 +3,7 @@
 ``verdicts.csv`` and ``results.csv`` (or ``verdicts_cm.csv``) are written only at the end of an invocation that
 succeeded: each is first written in full to a temporary file in the output folder, then all are moved into place
 with ``os.replace``. A crash or an interruption therefore never leaves a partial or half-updated pair. The raw
-per-configuration files ``raw/<spec>/<config>.csv`` are written (atomically) as each configuration finishes: they
+per-configuration files ``raw/<spec>/<config>.parquet`` are written (atomically) as each configuration finishes: they
 are complete, fingerprinted caches that a re-run reuses, not partial output.
 """
 from __future__ import annotations
@@ -24,16 +24,20 @@ def label_batch(rows: list[dict], cfg, oracle_sigma: float) -> list[dict]:
 
 
 def write_tables(out, tables: dict) -> list[Path]:
-    """Write ``{file name: Table}`` into folder ``out``: every table to a temporary file first, then all moved
-    into place; on any error the temporary files are removed and no target is touched. Returns the paths."""
+    """Write ``{file name: DataFrame}`` as CSV (:func:`theorycheck.table.csv_text`) into folder ``out``: every
+    table to a temporary file first, then all moved into place; on any error the temporary files are removed and
+    no target is touched. Returns the paths."""
+    from .table import csv_text
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = {}
     try:
         for name, t in tables.items():
             p = out / f".{name}.tmp-{os.getpid()}"
-            t.to_csv(p)
             tmp[name] = p
+            with open(p, "w", newline="") as fh:
+                fh.write(csv_text(t))
         for name, p in tmp.items():
             os.replace(p, out / name)
     finally:

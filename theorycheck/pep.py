@@ -632,12 +632,12 @@ def add_pep_columns(verdicts, specs, cache=None, device="cpu"):
     ``checkpoint`` iterations, ``proof_slack`` = bound / pep_worst_case, ``instance_slack`` = pep_worst_case /
     value, and ``pep_note`` (the class, or why the row has NaN). Rows of specs without ``[check] pep = true``,
     σ > 0 rows, non-Euclidean or constrained / composite problems, unsupported algorithms and horizons above the
-    PEP limits get NaN. Returns a new Table (existing columns unchanged)."""
-    from .table import Table
+    PEP limits get NaN. Returns a new DataFrame (existing columns unchanged)."""
+    import pandas as pd
 
     by_name = {s.name: s for s in specs}
     memo, cols = {}, {c: [] for c in PEP_COLUMNS}
-    for row in verdicts.rows():
+    for row in verdicts.to_dict("records"):
         spec = by_name.get(str(row["spec"]))
         key = (str(row["spec"]), str(row["theorem"]), str(row["statistic"]), str(row["algorithm"]),
                str(row["option"]), int(row["m"]), float(row["sigma"]), int(row["checkpoint"]))
@@ -652,9 +652,9 @@ def add_pep_columns(verdicts, specs, cache=None, device="cpu"):
         cols["proof_slack"].append(b / wc if wc == wc and wc > 0 else math.nan)
         cols["instance_slack"].append(wc / v if wc == wc and v > 0 else math.nan)
         cols["pep_note"].append(note)
-    out = Table({k: verdicts[k] for k in verdicts.names})
+    out = verdicts.copy()
     for c in PEP_COLUMNS:
-        out.columns[c] = np.array(cols[c], dtype=object)
+        out[c] = pd.Series(np.array(cols[c], dtype=object), index=out.index).infer_objects()
     return out
 
 

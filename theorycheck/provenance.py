@@ -137,16 +137,11 @@ META_COLUMNS = ("theorycheck_version", "git_commit", "torch_version", "device", 
 
 def with_provenance(verdicts, device: str = "cpu", dtype: str | None = None):
     """(the verdict table plus the columns META_COLUMNS appended, the metadata dict run_metadata(...))."""
-    import numpy as np
-
-    from .table import Table
-
     meta = run_metadata(device, dtype)
-    n = len(verdicts)
-    cols = {c: verdicts[c] for c in verdicts.names}
+    out = verdicts.copy()
     for c in META_COLUMNS:
-        cols[c] = np.array([str(meta[c]) if meta[c] is not None else "" for _ in range(n)], dtype=object)
-    return Table(cols), meta
+        out[c] = str(meta[c]) if meta[c] is not None else ""
+    return out, meta
 
 
 def verdicts_json(verdicts, meta: dict) -> str:
@@ -161,17 +156,17 @@ def verdicts_json(verdicts, meta: dict) -> str:
             return int(v)
         return v
 
-    rows = [{k: clean(v) for k, v in r.items()} for r in verdicts.rows()]
+    rows = [{k: clean(v) for k, v in r.items()} for r in verdicts.to_dict("records")]
     return json.dumps({"provenance": meta, "rows": rows}, indent=1)
 
 
 def write_verdicts(verdicts, out_dir, device: str = "cpu", dtype: str | None = None, name: str = "verdicts") -> dict:
     """Write OUT/<name>.csv (the verdict table plus the columns META_COLUMNS, appended) and its JSON twin
     OUT/<name>.json ({"provenance": run_metadata(...), "rows": [...]}). Returns the metadata."""
-    from .table import atomic_write_text
+    from .table import atomic_write_text, write_csv
 
     table, meta = with_provenance(verdicts, device, dtype)
     out = Path(out_dir)
-    table.to_csv(out / f"{name}.csv")
+    write_csv(table, out / f"{name}.csv")
     atomic_write_text(out / f"{name}.json", verdicts_json(table, meta))
     return meta

@@ -14,7 +14,7 @@ rows (statistic, limits, bound, ratio, seeds needed, method); ``inconclusive``, 
 bound → ``--theorycheck-inconclusive`` (``skip`` with the reason by default, ``fail`` or ``xfail``); a bad spec
 (collection) or a configuration that crashes (setup) → error, never failure.
 
-Results are saved under ``--theorycheck-out`` (default ``<rootdir>/results``): ``raw/<spec>/<config>.csv`` (read by
+Results are saved under ``--theorycheck-out`` (default ``<rootdir>/results``): ``raw/<spec>/<config>.parquet`` (read by
 ``theorycheck figures SPEC --results DIR``) and ``verdicts_<spec>.csv``. Each session re-runs the specs unless
 ``--theorycheck-reuse`` is given (reuse would hide a change in the algorithm's code).
 
@@ -86,7 +86,9 @@ class SpecFile(pytest.File):
             self._family = run_family([self.spec], seeds=o("theorycheck_seeds"), device=o("theorycheck_device"),
                                       dtype=o("theorycheck_dtype"), out=out, reuse=o("theorycheck_reuse"),
                                       catch=True)
-            self._family.verdicts.to_csv(out / f"verdicts_{self.spec.name}.csv")
+            from .table import write_csv
+
+            write_csv(self._family.verdicts, out / f"verdicts_{self.spec.name}.csv")
         return self._family
 
 

@@ -80,7 +80,7 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
     with its reason (all checkpoints), a summary line and the legend."""
     if not len(t):
         return "no theorem checks: no verdict (specs with theorem = 'none' produce results only)"
-    all_rows = list(t.rows())
+    all_rows = t.to_dict("records")
     rows = [r for r in all_rows if int(r["checkpoint"]) == int(r["K"])] if final_only else all_rows
     show_b = any(_batch(r) for r in all_rows)
     bcol = f" {'batch':>5}" if show_b else ""
@@ -116,7 +116,7 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
         lines.append(f"{n_vac} vacuous: the bound is at or above what the method that never moves achieves "
                      f"(F(x0) - F_ref, or ||grad F(x0)||), so these say nothing about the method; counted apart from "
                      f"{counts.get('holds', 0)} holds")
-    if "method" in t:
+    if "method" in t.columns:
         lines.append(method_summary(t))
     lines += ["", LEGEND]
     return "\n".join(lines)
@@ -125,7 +125,7 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
 def method_summary(t) -> str:
     """"by method: exact-bounded 4 (4 holds), asymptotic 10 (8 holds, 2 inconclusive), ..." over all rows."""
     by = {}
-    for r in t.rows():
+    for r in t.to_dict("records"):
         m = r["method"] if isinstance(r["method"], str) and r["method"] else "asymptotic"
         by.setdefault(m, []).append(r["verdict"])
     parts = []

@@ -8,14 +8,15 @@ every operation is row-wise.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from . import rng
-from .progress import Progress
-from .table import Table
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -48,7 +49,7 @@ def default_checkpoints(K: int, stride: int = 1, n: int = 20) -> list[int]:
 
 @dataclass
 class RunResult:
-    table: Table  # one row per replica × checkpoint × option
+    table: pd.DataFrame  # one row per replica × checkpoint × option
     errors: dict  # option -> (n_checkpoints, R) float64 numpy array of F(output) − F_ref (inf if diverged)
     checkpoints: list
     seeds: np.ndarray
@@ -67,7 +68,8 @@ def run(problem, oracle, algorithm, K: int, seeds, *, options=None, checkpoints=
     options: output options to record (default: the algorithm's default). checkpoints: iteration counts at
     which outputs are evaluated (default: log-spaced multiples of the algorithm's stride, plus K).
     monitor: optional callable ``monitor(algorithm, state, x, g, k)`` invoked before each step (used by the
-    pathwise Lemma 1 certificate). config: extra constant columns for the table.
+    pathwise Lemma 1 certificate). config: extra constant columns for the table. progress: a tqdm bar over the
+    K steps on stderr; None (default) shows it only when stderr is a TTY, False never, True always.
     """
     dev = resolve_device(device if device is not None else problem.device)
     dtype = resolve_dtype(dtype)
@@ -102,7 +104,7 @@ def run(problem, oracle, algorithm, K: int, seeds, *, options=None, checkpoints=
 
     if cps and cps[0] == 0:
         record(0)
-    with Progress(K, desc=f"{algorithm.name} R={R}", enabled=progress) as bar:
+    with progress_bar(K, f"{algorithm.name} R={R}", progress, unit="step") as bar:
         for k in range(K):
             x = algorithm.query(state, k)
             g = oracle(x, seeds_t, k)
@@ -128,7 +130,15 @@ def problem_columns(problem, oracle, algorithm, K, dtype, dev) -> dict:
             "dtype": str(dtype).replace("torch.", ""), "device": dev.type}
 
 
-def _tidy(errs, cps, seeds, const) -> Table:
+def progress_bar(total, desc: str, progress: bool | None = None, **kw):
+    """A tqdm bar on stderr over ``total`` units: shown when ``progress`` is True, or when it is None and stderr
+    is a TTY (never in CI logs or pipes); ``progress=False`` disables it. Extra keywords go to tqdm."""
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    return tqdm(total=total, desc=desc, disable=not show or not total, file=sys.stderr, mininterval=0.2,
+                dynamic_ncols=True, **kw)
+
+
+def _tidy(errs, cps, seeds, const) -> pd.DataFrame:
     R, C = len(seeds), len(cps)
     parts = []
     for o, E in errs.items():
@@ -136,5 +146,5 @@ def _tidy(errs, cps, seeds, const) -> Table:
         cols.update({"option": np.full(R * C, o, dtype=object), "seed": np.tile(seeds, C),
                      "replica": np.tile(np.arange(R), C), "checkpoint": np.repeat(cps, R),
                      "error": E.reshape(-1), "diverged": ~np.isfinite(E.reshape(-1))})
-        parts.append(Table(cols))
-    return Table.concat(parts)
+        parts.append(pd.DataFrame(cols))
+    return pd.concat(parts, ignore_index=True)

@@ -1,7 +1,7 @@
 """What ``theorycheck run`` / ``check`` save next to the raw results, so that ``theorycheck figures`` (figures and
 the claims table) needs nothing but the results folder: no spec file, no data set, no problem to build.
 
-Layout, next to ``DIR/raw/<spec>/<config>.csv`` (+ ``.json`` fingerprint, written by :mod:`theorycheck.experiment`):
+Layout, next to ``DIR/raw/<spec>/<config>.parquet`` (+ ``.json`` fingerprint, written by :mod:`theorycheck.experiment`):
 
 * ``DIR/raw/<spec>/spec.json`` — the spec as parsed (its TOML tables as JSON); :func:`load_saved_spec` parses it
   back with :func:`theorycheck.spec.parse_spec`, so it is validated like a spec file and has the same fingerprint.

@@ -137,7 +137,7 @@ def check_until_decided(specs, out_dir, batch, max_seeds, device="cpu", dtype=No
     ``max_seeds`` seeds. Returns the unadjusted rows (with anytime-valid tests) for check.finalize."""
     from . import check
     from .experiment import run_or_load
-    from .table import Table
+    from .table import concat
 
     if batch < 2 or max_seeds < batch:
         raise SpecError(f"--batch must be >= 2 and --max-seeds >= --batch, got batch={batch}, max_seeds={max_seeds}")
@@ -153,10 +153,10 @@ def check_until_decided(specs, out_dir, batch, max_seeds, device="cpu", dtype=No
         seed0 = spec.run.get("seed0", 0) + j * batch
         sub = replace(spec, name=f"{spec.name}.batch{j}", run={**spec.run, "seed0": seed0, "seeds": batch})
         t = run_or_load(sub, cfg, out_dir, batch, device, dtype, progress)
-        if "spec" in t:
-            t.columns["spec"] = np.array([spec.name] * len(t), dtype=object)
+        if "spec" in t.columns:
+            t = t.assign(spec=spec.name)
         tables.append(t)
-        full = Table.concat(tables)
+        full = concat(tables)
         n = batch * len(tables)
         looks = [batch * (i + 1) for i in range(len(tables))]
         st[3] = _anytime_rows(check.evaluate(spec, cfg, full, device), full, max_seeds, looks, alpha)
@@ -175,4 +175,4 @@ def check_until_decided(specs, out_dir, batch, max_seeds, device="cpu", dtype=No
             break
         for st in todo:
             add_batch(st)
-    return [r for st in state for r in st[3]], [Table.concat(st[2]) for st in state]
+    return [r for st in state for r in st[3]], [concat(st[2]) for st in state]

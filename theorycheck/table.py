@@ -1,26 +1,34 @@
-"""A tidy, columnar results table (one row per replica × checkpoint × option) with CSV / parquet I/O.
+"""Tidy result tables are pandas DataFrames; this module holds their atomic file I/O.
 
-Kept dependency-free (numpy + csv); ``to_pandas`` / ``to_parquet`` use pandas (and pyarrow) when installed.
-Writes are atomic: a temporary file in the same folder, then ``os.replace``.
+Raw per-configuration results are Parquet files (``raw/<spec>/<config>.parquet``, written by pyarrow; floats are
+stored exactly, column dtypes kept). Tables meant for humans stay CSV (``verdicts.csv``, ``results.csv``,
+``regressions.csv``, ``--format csv``): floats are written at full round-trip precision (Python's shortest
+``repr``), NaN as ``nan``, ±inf as ``inf``/``-inf``, no index column; :func:`read_table` reads them back exactly.
+
+Every write is atomic: the whole file goes to a temporary file in the target folder first, then ``os.replace``
+moves it into place, so a crash never leaves a partial file.
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
+
+__all__ = ["atomic_write", "atomic_write_text", "csv_text", "write_csv", "write_parquet", "read_table", "concat",
+           "records"]
 
 
-def atomic_write_text(path, text: str) -> None:
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then move it to ``path`` (``os.replace``);
+    the temporary file is removed when ``write`` raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -28,105 +36,49 @@ def atomic_write_text(path, text: str) -> None:
         raise
 
 
-class Table:
-    def __init__(self, columns: dict | None = None):
-        self.columns = {}
-        for k, v in (columns or {}).items():
-            self.columns[k] = np.asarray(v)
-        lens = {len(v) for v in self.columns.values()}
-        if len(lens) > 1:
-            raise ValueError(f"columns have different lengths: {sorted(lens)}")
+def atomic_write_text(path, text: str) -> None:
+    def w(tmp):
+        with open(tmp, "w", newline="") as fh:
+            fh.write(text)
 
-    def __len__(self):
-        return len(next(iter(self.columns.values()))) if self.columns else 0
-
-    def __getitem__(self, name):
-        return self.columns[name]
-
-    def __contains__(self, name):
-        return name in self.columns
-
-    @property
-    def names(self):
-        return list(self.columns)
-
-    def where(self, mask) -> "Table":
-        return Table({k: v[mask] for k, v in self.columns.items()})
-
-    def filter(self, **eq) -> "Table":
-        mask = np.ones(len(self), bool)
-        for k, v in eq.items():
-            mask &= self.columns[k] == v
-        return self.where(mask)
-
-    def unique(self, name):
-        return list(dict.fromkeys(self.columns[name].tolist()))
-
-    @staticmethod
-    def concat(tables) -> "Table":
-        tables = [t for t in tables if len(t)]
-        if not tables:
-            return Table()
-        names = list(dict.fromkeys(n for t in tables for n in t.names))
-        cols = {}
-        for n in names:
-            parts = [t.columns[n] if n in t.columns else np.full(len(t), np.nan) for t in tables]
-            if any(p.dtype.kind in "OUS" for p in parts):
-                parts = [p.astype(object) for p in parts]
-            cols[n] = np.concatenate(parts)
-        return Table(cols)
-
-    def rows(self):
-        names = self.names
-        for i in range(len(self)):
-            yield {n: self.columns[n][i] for n in names}
-
-    # --- I/O ----------------------------------------------------------------------------------------
-    def to_csv_text(self) -> str:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(self.names)
-        cols = [self.columns[n].tolist() for n in self.names]
-        for row in zip(*cols):
-            w.writerow([repr(v) if isinstance(v, float) else v for v in row])
-        return buf.getvalue()
-
-    def to_csv(self, path) -> None:
-        atomic_write_text(path, self.to_csv_text())
-
-    @staticmethod
-    def read_csv(path) -> "Table":
-        with open(path, newline="") as fh:
-            r = csv.reader(fh)
-            header = next(r, None)
-            if header is None:
-                return Table()
-            data = list(r)
-        cols = {}
-        for i, n in enumerate(header):
-            vals = [row[i] for row in data]
-            cols[n] = _parse_column(vals)
-        return Table(cols)
-
-    def to_pandas(self):
-        import pandas as pd  # optional dependency
-
-        return pd.DataFrame(self.columns)
-
-    def to_parquet(self, path) -> None:
-        df = self.to_pandas()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        df.to_parquet(tmp)
-        os.replace(tmp, path)
+    atomic_write(path, w)
 
 
-def _parse_column(vals):
-    for conv in (int, float):
-        try:
-            return np.array([conv(v) for v in vals])
-        except ValueError:
-            continue
-    if all(v in ("True", "False") for v in vals):
-        return np.array([v == "True" for v in vals])
-    return np.array(vals, dtype=object)
+def csv_text(df: pd.DataFrame) -> str:
+    """CSV text of a DataFrame: header, no index column, floats at round-trip precision, NaN as ``nan``."""
+    return df.to_csv(index=False, na_rep="nan", lineterminator="\r\n")
+
+
+def write_csv(df: pd.DataFrame, path) -> None:
+    """Write :func:`csv_text` of ``df`` to ``path`` atomically."""
+    atomic_write_text(path, csv_text(df))
+
+
+def write_parquet(df: pd.DataFrame, path) -> None:
+    """Write ``df`` (no index) to ``path`` as Parquet (pyarrow), atomically."""
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"))
+
+
+def read_table(path) -> pd.DataFrame:
+    """A DataFrame from a ``.parquet`` or a ``.csv`` file (CSV: exact float round trip; ``nan``, ``inf``,
+    ``True``/``False`` parsed; an empty file gives an empty DataFrame). Raises ``OSError`` when unreadable."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path, engine="pyarrow")
+    try:
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}  # 3: default
+        return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""], **exact)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def concat(tables) -> pd.DataFrame:
+    """Row-wise concatenation of DataFrames (empty ones skipped, index renumbered); columns missing in some are
+    NaN there. No tables → an empty DataFrame."""
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def records(df) -> list[dict]:
+    """Rows as a list of dicts (a list of dicts is returned as is)."""
+    return df if isinstance(df, list) else df.to_dict("records")

@@ -1,8 +1,10 @@
 """Theorem checks inside a project's own test suite (pytest, unittest, or a plain script).
 
 * :func:`check_spec` runs one spec (a ``.toml`` path, a spec name, a dict in the TOML layout, or a
-  :class:`~theorycheck.spec.Spec`) — or a list of them — and returns the verdict table (one row per test, the
-  columns of ``theorycheck check``'s ``verdicts.csv``). All tests of one call form one Holm family.
+  :class:`~theorycheck.spec.Spec`) — or a list of them — or a check given as objects (``problem=``, ``oracle=``,
+  ``algorithm=``, ``theorem=``, see :func:`theorycheck.spec_objects.spec_from_objects`) and returns the verdict
+  table, a pandas DataFrame (one row per test, the columns of ``theorycheck check``'s ``verdicts.csv``). All tests
+  of one call form one Holm family.
 * :func:`assert_holds` does the same (or takes a verdict table) and raises ``AssertionError`` with a readable
   report of every row that did not hold: statistic, one-sided limits, bound, ratio = bound / value, seeds needed,
   and the ``method`` column when the table has one.
@@ -21,8 +23,12 @@ Example (a complete test file)::
     def test_each_configuration(spec, check):
         check(spec)
 
-Objects (a problem, oracle, algorithm and theorem built in Python rather than a spec) are not accepted yet: the
-theorem object API is being introduced separately; build a dict spec meanwhile (see :func:`check_spec`).
+    from theorycheck.problems.synthetic import least_squares
+    from theorycheck.theorems.zhou_thm1a import ZhouThm1a
+
+    def test_objects():
+        assert_holds(problem=least_squares(n=20, seed=0), algorithm="am1", theorem=ZhouThm1a(), sigma=0.1, m=10,
+                     K=400, seeds=50, options="II")
 """
 from __future__ import annotations
 
@@ -73,16 +79,15 @@ def load(spec):
                 return load_spec(d / f"{spec}.toml")
         raise SpecError(f"{spec}: no spec file and no spec of that name in ./problems or the packaged suite")
     raise TypeError(f"spec must be a path, a spec name, a dict or a theorycheck.spec.Spec, got {type(spec).__name__}"
-                    " (problem/oracle/algorithm/theorem objects are not supported yet)")
+                    " (give problem/oracle/algorithm/theorem objects as keyword arguments: check_spec(problem=..., "
+                    "algorithm=..., theorem=..., K=...))")
 
 
 def records(verdicts) -> list[dict]:
-    """The rows of a verdict table (theorycheck Table or pandas DataFrame) as a list of dicts."""
-    if hasattr(verdicts, "iloc"):
-        return verdicts.to_dict("records")
+    """The rows of a verdict table (a pandas DataFrame, or a list of dicts) as a list of dicts."""
     if isinstance(verdicts, list):
         return verdicts
-    return list(verdicts.rows())
+    return verdicts.to_dict("records")
 
 
 # --- running ------------------------------------------------------------------------------------------------------
@@ -156,8 +161,24 @@ def _out_dir(out):
             yield Path(d)
 
 
-def check_spec(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=None, progress=False, reuse=False):
-    """Run a spec (or a list of specs, one Holm family) and return its verdict table.
+def _from_objects(spec, seeds, objects):
+    """``spec``, or the Spec built from ``objects`` (keyword arguments of spec_from_objects)."""
+    if not objects:
+        if spec is None:
+            raise TypeError("give a spec (path, name, dict, Spec or list) or objects: problem=..., algorithm=..., "
+                            "theorem=..., K=...")
+        return spec
+    if spec is not None:
+        raise TypeError(f"give either a spec or objects ({', '.join(sorted(objects))}), not both")
+    from .spec_objects import spec_from_objects
+
+    return spec_from_objects(seeds=seeds, **objects)
+
+
+def check_spec(spec=None, *, seeds=None, device="cpu", dtype=None, out=None, alpha=None, progress=False,
+               reuse=False, **objects):
+    """Run a spec (or a list of specs, one Holm family), or a check given as objects, and return its verdict
+    table.
 
     spec: a path to a ``.toml`` file, the name of a spec (``./problems`` or the packaged suite), a dict in the
     TOML layout (e.g. ``{"theorem": "thm1a", "problem": {...}, ...}``), a :class:`~theorycheck.spec.Spec`, or a
@@ -167,9 +188,19 @@ def check_spec(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=No
     alpha: family-wise error rate (default: the smallest ``check.alpha`` of the specs). Results of an earlier run
     in ``out`` are reused only with ``reuse=True``.
 
-    Returns the verdict table (one row per test; columns as in docs/checks.md). Raises ``SpecError`` (a
-    ``ValueError``) on a bad spec, ``ValueError`` on bad arguments.
+    objects (instead of ``spec``): ``problem`` (a Problem, a factory or a family name), ``oracle`` (an Oracle, a
+    Noise, a noise model name; or ``sigma=`` alone for sphere noise), ``algorithm`` (an Algorithm class or a
+    name), ``theorem`` (a Theorem instance or class, or a name), ``K``, and optionally ``sigma``, ``m``,
+    ``schedule``, ``options``, ``checkpoints``, ``check`` (e.g. ``{"bound_scale": 0.01}``), ``name``,
+    ``problem_params``, ``algorithm_params``: the keyword arguments of
+    :func:`theorycheck.spec_objects.spec_from_objects`, which registers the objects and builds an ordinary, validated
+    spec (results of objects are never reused from one call to the next).
+
+    Returns the verdict table, a pandas DataFrame (one row per test; columns as in docs/checks.md).
+    Raises ``SpecError`` (a ``ValueError``) on a bad spec, ``ValueError`` on bad arguments, ``TypeError`` on
+    objects of the wrong kind.
     """
+    spec = _from_objects(spec, seeds, objects)
     specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2):
         raise ValueError(f"seeds must be an integer >= 2 (a confidence interval needs two), got {seeds!r}")
@@ -181,7 +212,9 @@ def check_spec(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=No
         res = run_family(specs, seeds=seeds, device=device, dtype=dtype, out=d, alpha=alpha, progress=progress,
                          reuse=reuse)
         if out is not None:
-            res.verdicts.to_csv(d / "verdicts.csv")
+            from .table import write_csv
+
+            write_csv(res.verdicts, d / "verdicts.csv")
     return res.verdicts
 
 
@@ -247,21 +280,23 @@ def _explain(rows, alpha=None) -> str:
             f"violated: lower limit > bound; inconclusive: neither, 'seeds needed' would settle it)")
 
 
-def assert_holds(spec, *, seeds=None, device="cpu", dtype=None, out=None, alpha=None, inconclusive="fail",
-                 reuse=False):
+def assert_holds(spec=None, *, seeds=None, device="cpu", dtype=None, out=None, alpha=None, inconclusive="fail",
+                 reuse=False, **objects):
     """Assert that every theorem check of ``spec`` holds; return the verdict table.
 
-    spec: anything :func:`check_spec` accepts, or an already computed verdict table (Table or DataFrame).
+    spec: anything :func:`check_spec` accepts, or an already computed verdict table (a DataFrame); or, instead,
+    the objects of :func:`check_spec` as keyword arguments (``problem=``, ``algorithm=``, ``theorem=``, ``K=``...).
     inconclusive: what to do when nothing is violated but some rows are inconclusive, assumptions-failed or
     vacuous: "fail" (raise, the default), "skip" or "xfail" (``pytest.skip`` / ``pytest.xfail`` with the report).
     Raises :class:`TheoremCheckFailed` (an ``AssertionError``) whose message is the report of the offending rows.
     """
     if inconclusive not in INCONCLUSIVE_POLICIES:
         raise ValueError(f"inconclusive must be one of {INCONCLUSIVE_POLICIES}, got {inconclusive!r}")
-    if hasattr(spec, "iloc") or hasattr(spec, "rows"):
+    if hasattr(spec, "iloc") and not objects:  # a verdict table (DataFrame)
         verdicts = spec
     else:
-        verdicts = check_spec(spec, seeds=seeds, device=device, dtype=dtype, out=out, alpha=alpha, reuse=reuse)
+        verdicts = check_spec(spec, seeds=seeds, device=device, dtype=dtype, out=out, alpha=alpha, reuse=reuse,
+                              **objects)
     raise_for(records(verdicts), inconclusive)
     return verdicts
 

@@ -32,7 +32,6 @@ import numpy as np
 
 from ..check import COLUMNS, finalize
 from ..theorems.base import mean_test
-from ..table import Table
 from ._common import check_real
 from .normalized import RobustRegression, run_normalized, thm1_bound, thm3_bound
 
@@ -103,8 +102,8 @@ def evaluate(problem: RobustRegression, theorem: str, sigma: float, T: int, seed
 
 def check_cutkosky_mehta(problem: RobustRegression | None = None, sigmas=(0.1, 0.3, 1.0, 3.0), T=100,
                          seeds=range(20), theorems=("cm_thm1", "cm_thm3"), *, noise: str = "gaussian",
-                         bound_scale: float = 1.0, alpha: float = 0.05, spec: str = "cutkosky_mehta") -> Table:
-    """Verdict table (columns :data:`COLUMNS`) for every theorem × σ × T (T: an int or a sequence of ints; each T
+                         bound_scale: float = 1.0, alpha: float = 0.05, spec: str = "cutkosky_mehta"):
+    """Verdict table (a pandas DataFrame, columns :data:`COLUMNS`) for every theorem × σ × T (T: an int or a sequence of ints; each T
     is a separate run, the parameters depend on T), Holm-corrected as one family.
 
     problem: default ``RobustRegression.random(N=200, n=10, seed=0)`` (L = 0.137, ρ = 0.141, F(w_1) = 0.631,
