@@ -77,3 +77,28 @@ def test_bad_object_arguments_are_refused_before_running():
         check_spec(problem=P, algorithm="am1", theorem="thm1a", sigma=0.1, K=0)
     with pytest.raises(TypeError, match="give a spec"):
         check_spec()
+
+
+def test_library_runs_use_one_cpu_thread_and_restore_the_setting(monkeypatch):
+    """theorycheck.testing (and so the pytest plugin) applies the CLI's thread policy: one torch thread while it
+    runs (with torch's default a busy 2-core machine ran check_spec 9x slower), the caller's setting afterwards."""
+    import torch
+
+    from theorycheck import testing
+
+    seen = []
+    real = testing.fresh_run
+
+    def spy(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(testing, "fresh_run", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        testing.check_spec("ls_thm1a", seeds=2)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

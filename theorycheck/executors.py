@@ -35,6 +35,8 @@ K steps.
 """
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import json
 import math
@@ -443,6 +445,24 @@ def from_args(args):
     if getattr(args, "device", "cpu") != "cpu" or getattr(args, "threads", None) is not None:
         return InProcess(progress)  # a GPU, or threads chosen by the user: one process
     return Auto(progress=progress)
+
+
+@contextlib.contextmanager
+def cpu_threads(device="cpu", threads: int | None = None):
+    """Within the block, torch uses ``threads`` intra-op threads (default 1) when running on the CPU — the
+    same policy as the CLI (:func:`default_threads`) for library callers (``theorycheck.testing``, the pytest
+    plugin) — and the caller's setting is restored afterwards. On CUDA nothing changes."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def default_threads(args) -> None:

@@ -130,24 +130,26 @@ def run_family(specs, *, seeds=None, device="cpu", dtype=None, out, alpha=None, 
 
     With ``catch`` a configuration that raises is recorded in ``errors`` and left out of the family."""
     from .check import evaluate, finalize
+    from .executors import cpu_threads
 
     specs = [load(s) for s in specs]
     if alpha is None:
         alpha = min([s.check.get("alpha", 0.05) for s in specs] or [0.05])
     rows, slices, errors, tables = [], {}, {}, []
-    for spec in specs:
-        for cfg in spec.configs():
-            try:
-                t = fresh_run(spec, cfg, out, seeds, device, dtype, progress, reuse)
-                r = evaluate(spec, cfg, t, device)
-            except Exception as e:  # noqa: BLE001 - reported per configuration
-                if not catch:
-                    raise
-                errors[(spec.name, cfg.key)] = e
-                continue
-            slices[(spec.name, cfg.key)] = (len(rows), len(rows) + len(r))
-            rows += r
-            tables.append(t)
+    with cpu_threads(device):  # one torch thread on the CPU, as in the CLI (docs/scaling.md); restored afterwards
+        for spec in specs:
+            for cfg in spec.configs():
+                try:
+                    t = fresh_run(spec, cfg, out, seeds, device, dtype, progress, reuse)
+                    r = evaluate(spec, cfg, t, device)
+                except Exception as e:  # noqa: BLE001 - reported per configuration
+                    if not catch:
+                        raise
+                    errors[(spec.name, cfg.key)] = e
+                    continue
+                slices[(spec.name, cfg.key)] = (len(rows), len(rows) + len(r))
+                rows += r
+                tables.append(t)
     return FamilyResult(finalize(rows, alpha), slices, errors, tables, alpha)
 
 
