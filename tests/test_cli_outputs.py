@@ -335,3 +335,16 @@ def test_first_sentence():
     assert first_sentence("Mirror SA (Nemirovski et al. 2009): z = 1,\n  beta ignored. More.") == \
         "Mirror SA (Nemirovski et al. 2009): z = 1, beta ignored."
     assert first_sentence("Form (6), i.e. Torch form. Second.") == "Form (6), i.e. Torch form."
+
+
+def test_report_shows_the_last_checkpoint_and_says_when_K_is_not_tested():
+    """run.checkpoints without K (found by a fresh-user trial: the table came out empty and nothing warned)."""
+    rows = [_row(2, "holds", ci_high=1.1), _row(4, "holds", ci_high=1.05)]
+    t = pd.DataFrame({c: np.array([r[c] for r in rows], dtype=object) for c in COLUMNS})
+    text = report.format_verdicts(t)
+    table = text.split("\n\n")[0].splitlines()[2:]
+    assert len([ln for ln in table if ln.startswith("s ")]) == 1 and "1.05]" in text  # k = 4 is shown
+    assert "not tested in s (K = 8)" in text
+    full = [_row(4, "holds"), _row(8, "holds", ci_high=1.05)]
+    t = pd.DataFrame({c: np.array([r[c] for r in full], dtype=object) for c in COLUMNS})
+    assert "after K steps is not tested" not in report.format_verdicts(t)

@@ -75,28 +75,39 @@ def reason(r) -> str:
     return why
 
 
+def _cfg_key(r) -> tuple:
+    return tuple(str(r.get(c)) for c in ("spec", "theorem", "algorithm", "option", "m", "sigma", "batch", "K"))
+
+
 def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
     """The table (by default only the last checkpoint of each configuration), every verdict other than ``holds``
     with its reason (all checkpoints), a summary line and the legend."""
     if not len(t):
         return "no theorem checks: no verdict (specs with theorem = 'none' produce results only)"
     all_rows = t.to_dict("records")
-    rows = [r for r in all_rows if int(r["checkpoint"]) == int(r["K"])] if final_only else all_rows
+    last = {}  # configuration -> its last checkpoint (K unless run.checkpoints leaves K out)
+    for r in all_rows:
+        last[_cfg_key(r)] = max(last.get(_cfg_key(r), -1), int(r["checkpoint"]))
+    rows = [r for r in all_rows if int(r["checkpoint"]) == last[_cfg_key(r)]] if final_only else all_rows
+    short = sorted({(str(r["spec"]), int(r["K"])) for r in all_rows if last[_cfg_key(r)] < int(r["K"])})
     show_b = any(_batch(r) for r in all_rows)
     bcol = f" {'batch':>5}" if show_b else ""
-    head = f"{'spec':<24} {'opt':<4} {'m':>4} {'sigma':>7}{bcol} {'K':>6} {'statistic':<32} {'value':>9} " \
+    head = f"{'spec':<24} {'opt':<4} {'m':>4} {'sigma':>7}{bcol} {'k':>6} {'statistic':<32} {'value':>9} " \
            f"{'CI':>21} {'bound':>9} {'ratio':>7} {'form':<10} verdict"
     lines = [head, "-" * len(head)]
     for r in rows:
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
         bval = f" {_batch(r):>5}" if show_b else ""
         lines.append(f"{str(r['spec'])[:24]:<24} {r['option']:<4} {int(r['m']):>4} {_fmt(r['sigma']):>7}{bval} "
-                     f"{int(r['K']):>6} {str(r['statistic'])[:32]:<32} {_fmt(r['value']):>9} {ci:>21} "
+                     f"{int(r['checkpoint']):>6} {str(r['statistic'])[:32]:<32} {_fmt(r['value']):>9} {ci:>21} "
                      f"{_fmt(r['bound']):>9} {_fmt(r['ratio']):>7} {str(r['bound_form']):<10} {r['verdict']}")
     bad = [r for r in all_rows if r["verdict"] != "holds"]
+    if short:
+        lines.append("note: the output after K steps is not tested in " + ", ".join(f"{n} (K = {k})" for n, k in short)
+                     + ": run.checkpoints does not contain K, so the table shows the last checkpoint instead")
     if final_only and len(rows) < len(all_rows):
-        n_mid_bad = sum(1 for r in bad if int(r["checkpoint"]) != int(r["K"]))
-        lines.append(f"(k = K only; {len(all_rows) - len(rows)} tests at intermediate checkpoints are in "
+        n_mid_bad = sum(1 for r in bad if int(r["checkpoint"]) != last[_cfg_key(r)])
+        lines.append(f"(last checkpoint only; {len(all_rows) - len(rows)} tests at earlier checkpoints are in "
                      f"verdicts.csv" + (f"; the {n_mid_bad} of them not holding are listed below)" if n_mid_bad
                                         else "; all of them hold)"))
     if bad:
