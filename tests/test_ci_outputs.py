@@ -133,7 +133,7 @@ def test_incompatible_baseline_is_refused(saved, case, capsys):
     code = main(["check", str(spec), "--out", str(out), "--baseline", str(base), "--no-progress", *args])
     err = capsys.readouterr().err
     assert code == 2 and "--baseline" in err
-    assert {"spec": "differs", "seeds": "seed set", "version": "theorycheck 0.0.1", "dtype": "dtype",
+    assert {"spec": "differs", "seeds": "invocation uses seeds", "version": "theorycheck 0.0.1", "dtype": "dtype",
             "missing": "no baseline.json"}[case] in err
     assert not out.exists()  # refused before anything ran or was written
 

@@ -117,10 +117,12 @@ def validate(directory, specs, *, n_seeds=None, dtype=None, device="cpu") -> dic
                                 f"made with ({b.get('path')}): problem, noise, algorithm, schedule, run or theorem "
                                 "changed")
         want = run_settings(spec, n_seeds, dtype, device)
-        for k, what in (("seeds", "seed set [first, end)"), ("dtype", "dtype"), ("device", "device")):
+        show = {"seeds": lambda v: f"seeds {v[0]}..{v[1] - 1} ({v[1] - v[0]} seeds)"}
+        for k in ("seeds", "dtype", "device"):
             if b[k] != want[k]:
-                raise BaselineError(f"--baseline {directory}: spec {spec.name!r} was run with {what} {b[k]}, this "
-                                    f"invocation uses {want[k]}: pass the same --seeds/--dtype/--device")
+                f = show.get(k, lambda v, k=k: f"{k} {v}")
+                raise BaselineError(f"--baseline {directory}: spec {spec.name!r} was run with {f(b[k])}, this "
+                                    f"invocation uses {f(want[k])}: pass the same --seeds/--dtype/--device")
         keys = [c.key for c in spec.configs()]
         if sorted(b["configs"]) != sorted(keys):
             raise BaselineError(f"--baseline {directory}: spec {spec.name!r} configurations {b['configs']} != {keys}")
