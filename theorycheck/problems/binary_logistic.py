@@ -22,6 +22,9 @@ The parts are chosen by a cost model (``factor="auto"``); ``factor=False`` uses 
 Kernels: ``embedding_bag`` (fbgemm, fastest for float32) or MKL sparse CSR products (fastest for float64 on CPU).
 On CPU the work runs by replica block × row chunk so that intermediates stay in cache (and float32 sums stay
 short); on CUDA it runs in one piece.
+
+f (the float64 metric) takes one exp per row: softplus(z) = max(z, 0) + log1p(e^{−|z|}), and over the rows seen
+once Σ log1p(t_u) = log1p(Π(1 + t_u) − 1) with the product built by a tree of d_a + d_b + d_a·d_b (``f_value``).
 """
 from __future__ import annotations
 
