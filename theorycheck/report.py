@@ -92,13 +92,14 @@ def format_verdicts(t, alpha: float = 0.05, final_only: bool = True) -> str:
     short = sorted({(str(r["spec"]), int(r["K"])) for r in all_rows if last[_cfg_key(r)] < int(r["K"])})
     show_b = any(_batch(r) for r in all_rows)
     bcol = f" {'batch':>5}" if show_b else ""
-    head = f"{'spec':<24} {'opt':<4} {'m':>4} {'sigma':>7}{bcol} {'k':>6} {'statistic':<32} {'value':>9} " \
+    ow = max([4] + [len(str(r["option"])) for r in rows])  # option names of plug-ins may be longer
+    head = f"{'spec':<24} {'opt':<{ow}} {'m':>4} {'sigma':>7}{bcol} {'k':>6} {'statistic':<32} {'value':>9} " \
            f"{'CI':>21} {'bound':>9} {'ratio':>7} {'form':<10} verdict"
     lines = [head, "-" * len(head)]
     for r in rows:
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
         bval = f" {_batch(r):>5}" if show_b else ""
-        lines.append(f"{str(r['spec'])[:24]:<24} {r['option']:<4} {int(r['m']):>4} {_fmt(r['sigma']):>7}{bval} "
+        lines.append(f"{str(r['spec'])[:24]:<24} {r['option']:<{ow}} {int(r['m']):>4} {_fmt(r['sigma']):>7}{bval} "
                      f"{int(r['checkpoint']):>6} {str(r['statistic'])[:32]:<32} {_fmt(r['value']):>9} {ci:>21} "
                      f"{_fmt(r['bound']):>9} {_fmt(r['ratio']):>7} {str(r['bound_form']):<10} {r['verdict']}")
     bad = [r for r in all_rows if r["verdict"] != "holds"]
