@@ -15,7 +15,7 @@ BCa intervals for log(sd ratio) and for the mean gain, Bonferroni-corrected over
 cover simultaneously with probability >= 95 % (up to the bootstrap's approximation).
 
 Usage:
-    python bench/paired_m.py run [--sigma 1.0] [--out results/paired_m]   # runs/reuses raw results (provenance
+    python bench/paired_m.py run [--sigma 1.0] [--m 10] [--out results/paired_m]   # runs/reuses raw results (provenance
                                                                           # fingerprint as `theorycheck run`)
     python bench/paired_m.py analyse [--out results/paired_m]             # writes OUT/paired_m.csv and .json
 """
@@ -55,6 +55,8 @@ def cmd_run(args):
     spec = load_spec(SPEC)
     for cfg in spec.configs():
         if args.sigma is not None and not math.isclose(cfg.sigma, args.sigma):
+            continue
+        if args.m is not None and cfg.m != args.m:
             continue
         print(f"running/reusing sigma={cfg.sigma} m={cfg.m} -> {raw_path(args.out, spec, cfg)}", flush=True)
         run_or_load(spec, cfg, args.out, progress=args.progress)
@@ -113,6 +115,7 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--sigma", type=float, default=None)
+    r.add_argument("--m", type=int, default=None)
     r.add_argument("--out", default="results/paired_m")
     r.add_argument("--progress", action="store_true")
     a = sub.add_parser("analyse")
