@@ -15,9 +15,10 @@ BCa intervals for log(sd ratio) and for the mean gain, Bonferroni-corrected over
 cover simultaneously with probability >= 95 % (up to the bootstrap's approximation).
 
 Usage:
-    python bench/paired_m.py run [--sigma 1.0] [--out results/paired_m]   # runs/reuses raw results (provenance
+    python bench/paired_m.py run [--sigma 1.0] [--m 10] [--out results/paired_m]   # runs/reuses raw results (provenance
                                                                           # fingerprint as `theorycheck run`)
     python bench/paired_m.py analyse [--out results/paired_m]             # writes OUT/paired_m.csv and .json
+    (--spec bench/specs/paired_m_a9a_k1000.toml: the K = 1000 pilot, same seeds and schedule)
 """
 from __future__ import annotations
 
@@ -52,9 +53,11 @@ def _errors(table, k):
 
 def cmd_run(args):
     torch.set_num_threads(1)
-    spec = load_spec(SPEC)
+    spec = load_spec(args.spec)
     for cfg in spec.configs():
         if args.sigma is not None and not math.isclose(cfg.sigma, args.sigma):
+            continue
+        if args.m is not None and cfg.m != args.m:
             continue
         print(f"running/reusing sigma={cfg.sigma} m={cfg.m} -> {raw_path(args.out, spec, cfg)}", flush=True)
         run_or_load(spec, cfg, args.out, progress=args.progress)
@@ -64,10 +67,11 @@ def cmd_analyse(args):
     from theorycheck import paired
     from theorycheck.provenance import run_metadata
 
-    spec = load_spec(SPEC)
+    spec = load_spec(args.spec)
     cfgs = spec.configs()
     sigmas = sorted({c.sigma for c in cfgs})
-    n_int = len(sigmas) * len(REPORT_CHECKPOINTS) * 2
+    report = [k for k in REPORT_CHECKPOINTS if k in spec.run["checkpoints"]]
+    n_int = len(sigmas) * len(report) * 2
     level = 1 - ALPHA / n_int  # Bonferroni over every interval reported
     rows = []
     metas = {}
@@ -82,7 +86,7 @@ def cmd_analyse(args):
                 # analysis must not silently re-run 8e6 replica-steps); the run's provenance is copied below
                 tabs[cfg.m] = Table.read_csv(path)
                 metas[cfg.key] = json.loads(path.with_suffix(".json").read_text())
-        for k in REPORT_CHECKPOINTS:
+        for k in report:
             s1, e1 = _errors(tabs[1], k)
             s10, e10 = _errors(tabs[10], k)
             if not np.array_equal(s1, s10):
@@ -98,7 +102,7 @@ def cmd_analyse(args):
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    (out / "paired_m.json").write_text(json.dumps({"rows": rows, "spec": str(SPEC.name), "alpha": ALPHA,
+    (out / "paired_m.json").write_text(json.dumps({"rows": rows, "spec": Path(args.spec).name, "alpha": ALPHA,
                                                    "n_boot": N_BOOT, "raw_provenance": metas,
                                                    **run_metadata("cpu", "float64")}, indent=1, default=str))
     for r in rows:
@@ -113,10 +117,13 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--sigma", type=float, default=None)
+    r.add_argument("--m", type=int, default=None)
+    r.add_argument("--spec", default=str(SPEC), help="spec file (default: the K = 10^4 one)")
     r.add_argument("--out", default="results/paired_m")
     r.add_argument("--progress", action="store_true")
     a = sub.add_parser("analyse")
     a.add_argument("--out", default="results/paired_m")
+    a.add_argument("--spec", default=str(SPEC), help="spec file (default: the K = 10^4 one)")
     args = p.parse_args(argv)
     {"run": cmd_run, "analyse": cmd_analyse}[args.cmd](args)
 

@@ -160,7 +160,7 @@ def test_control_wrong_sign_momentum_is_violated(m):
     bound = bounds.thm1a_bound(c.L, p.V0(), 0.0, 0.0, m, K)
     good = run(p, Oracle(p, SphereNoise(0.0)), A.AM1(p.setup, sched, m), K, range(5), checkpoints=[K]).final("II")
     bad = run(p, Oracle(p, SphereNoise(0.0)), WrongSignAM1(p.setup, sched, m), K, range(5), checkpoints=[K])
-    assert stats.verdict_mean(good, bound).verdict == "holds"
+    assert stats.verdict_mean(good, bound, deterministic=True).verdict == "holds"  # sigma = 0: every seed equal
     e = bad.final("II")
     # it diverges (flagged, error +inf) or ends far above the bound
     assert bad.diverged.all() or stats.verdict_mean(e, bound).verdict == "violated"

@@ -110,7 +110,8 @@ def _test_recipe(row: dict) -> dict:
         return {"kind": "exceedance", "threshold": float(t.extra["threshold"]), "p_allowed": float(t.bound),
                 "alpha": float(t.alpha), "column": column}
     rng = [float(t.extra["range_low"]), float(t.extra["range_high"])] if t.method == "exact-bounded" else None
-    return {"kind": "mean", "bound": float(t.bound), "alpha": float(t.alpha), "column": column, "range": rng}
+    return {"kind": "mean", "bound": float(t.bound), "alpha": float(t.alpha), "column": column, "range": rng,
+            "deterministic": bool(t.extra.get("deterministic", False))}  # noise-free run (stats.tail_diagnostic)
 
 
 def config_context(spec: Spec, cfg, table, device="cpu", rows=None) -> dict:
@@ -246,7 +247,8 @@ def tests_from_context(spec: Spec, cfg, table, ctx: dict) -> list[dict]:
             cps, E = cache[key]
             errs = E[cps.index(int(r["checkpoint"]))]
             if rec["kind"] == "mean":
-                test = mean_test(errs, rec["bound"], rec["alpha"], tuple(rec["range"]) if rec["range"] else None)
+                test = mean_test(errs, rec["bound"], rec["alpha"], tuple(rec["range"]) if rec["range"] else None,
+                                 rec.get("deterministic", False))
             else:
                 finite = np.where(np.isfinite(errs), errs, np.finfo(np.float64).max)
                 test = stats.exceedance_test(finite, rec["threshold"], rec["p_allowed"], alpha=rec["alpha"])

@@ -237,12 +237,12 @@ def simulate_tail_threshold(n: int, reps: int = 20000, seed: int = 0) -> float:
 #   largest threshold for which P(upper limit < mean AND not flagged) <= 0.04 for one test and for a Holm family of
 #   20 tests, for every law of the list (bench/calibrate_tail.py); concentrated samples (S small, e.g. errors with a
 #   coefficient of variation of a few percent) pass at every n, exponential-like samples only at large n.
-# c(n) from `python bench/calibrate_tail.py 20000 2000` (20,000 single tests and 2,000 families of 20 per law and n),
+# c(n) from `python bench/calibrate_tail.py 20000 2000 3 4 5 7 10 15 20 30 50 70 100 150 200 300 500` (20,000 single tests and 2,000 families of 20 per law and n),
 # made non-decreasing in n by c(n) <- min over n' >= n (the raw value at n = 4 was 0.209 > c(5) = 0.134: Monte-Carlo
 # noise); linear interpolation in log n in between (c is concave in log n, so this errs on the flagging side);
 # below n = 3 every sample is flagged; beyond the last entry its value is used.
 SPREAD_TABLE = {3: 0.101, 4: 0.134, 5: 0.134, 7: 0.454, 10: 0.654, 15: 0.963, 20: 1.127, 30: 1.313, 50: 1.470,
-                70: 1.535, 100: 1.598}
+                70: 1.535, 100: 1.598, 150: 1.687, 200: 1.731, 300: 1.748, 500: 1.830}
 DEGENERATE_DISTINCT = 3
 
 
