@@ -33,7 +33,7 @@ import torch
 
 from theorycheck.experiment import raw_path, run_or_load
 from theorycheck.spec import load_spec
-from theorycheck.table import Table
+from theorycheck.table import read_table
 
 SPEC = Path(__file__).resolve().parent / "specs" / "paired_m_a9a_long.toml"
 REPORT_CHECKPOINTS = (100, 1000, 10000)
@@ -43,10 +43,9 @@ N_BOOT = 20000
 
 def _errors(table, k):
     """Final-error vector over seeds at checkpoint k, ordered by seed; returns (seeds, err)."""
-    c = table.columns
-    sel = np.asarray(c["checkpoint"]) == k
-    seeds = np.asarray(c["seed"])[sel]
-    err = np.asarray(c["error"], dtype=float)[sel]
+    sel = table["checkpoint"].to_numpy() == k
+    seeds = table["seed"].to_numpy()[sel]
+    err = table["error"].to_numpy(dtype=float)[sel]
     o = np.argsort(seeds)
     return seeds[o], err[o]
 
@@ -84,7 +83,7 @@ def cmd_analyse(args):
                     sys.exit(f"missing {path}: run `python bench/paired_m.py run --out {args.out}` first")
                 # read as saved (not run_or_load: its fingerprint includes the package's code hash, and the
                 # analysis must not silently re-run 8e6 replica-steps); the run's provenance is copied below
-                tabs[cfg.m] = Table.read_csv(path)
+                tabs[cfg.m] = read_table(path)
                 metas[cfg.key] = json.loads(path.with_suffix(".json").read_text())
         for k in report:
             s1, e1 = _errors(tabs[1], k)
