@@ -246,6 +246,26 @@ def memory_per_replica(problem, oracle, alg, K, dtype, Rs=(1024, 8192), device="
     return (out[1] - out[0]) / (Rs[1] - Rs[0])
 
 
+def _memory_worker(args):
+    data, rows, algorithm, dt = args
+    torch.set_num_threads(1)
+    A, b, _ = load_data(*data)
+    if rows:
+        A, b = A[:rows], b[:rows]
+    problem = Logistic(A, b, F_ref=0.0, L="row", name="logistic")
+    oracle, alg = Oracle(problem, SphereNoise(SIGMA)), make_algorithm(algorithm, problem)
+    return memory_per_replica(problem, oracle, alg, EVERY, getattr(torch, dt))
+
+
+def memory_per_replica_fresh(data, rows, algorithm, dt):
+    """memory_per_replica on CPU in a fresh (spawned) process: ru_maxrss is the high-water mark of the whole
+    process, so each dtype needs its own."""
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_memory_worker, ((data, rows, algorithm, dt),))
+
+
 # --- reporting ------------------------------------------------------------------------------------------------
 def machine(device) -> str:
     model = "unknown CPU"
@@ -324,9 +344,11 @@ def main(argv=None):
     print(f"workload: {a.algorithm} m={M} eta={ETA} beta={BETA}, sphere noise sigma={SIGMA}, K={K}, F (float64) "
           f"every {EVERY} steps; threads {threads}; {repeats} interleaved rounds, median reported")
 
-    if a.memory:  # first, while the peak RSS is still the engine's
+    if a.memory:  # CPU: one fresh process per dtype (the peak RSS is per process); CUDA: peak allocated memory
         for dt in a.dtypes:
-            b_per = memory_per_replica(problem, oracle, alg, K, getattr(torch, dt), device=device)
+            b_per = (memory_per_replica(problem, oracle, alg, K, getattr(torch, dt), device=device)
+                     if str(device).startswith("cuda") else
+                     memory_per_replica_fresh((a.data, a.N), a.rows, a.algorithm, dt))
             print(f"memory per replica ({dt}): {b_per / 1024:.1f} KiB (peak memory growth from R=1024 to R=8192)")
     # configurations: (label, dtype, R, threads, callable returning the replica-steps it did)
     configs = []

@@ -192,3 +192,38 @@ def test_value_product_tree_matches_softplus_sum(chunk_bytes, monkeypatch):
     k2.count[np.flatnonzero(k2.count == 1)[0]] = 0  # now in the "repeated" chunks with weight 0
     monkeypatch.setattr(BL, "TREE_MIN_R", 4)
     assert np.abs(k2.f_value(X).numpy() - exact).max() > 1e-10 * exact.max()
+
+
+def _row_ids_reference(A, c):
+    """The pre-vectorisation reference: a dict over (scale, column bytes), numbered by first appearance."""
+    key, ids = {}, []
+    for i in range(A.shape[0]):
+        ids.append(key.setdefault((c[i], A.indices[A.indptr[i]:A.indptr[i + 1]].tobytes()), len(key)))
+    return np.array(ids)
+
+
+@pytest.mark.parametrize("long_row", [False, True])
+def test_row_ids_vectorised_match_dict_reference(long_row, monkeypatch):
+    rng = np.random.default_rng(3)
+    base = (rng.random((40, 30)) < 0.15).astype(float)
+    A = sp.csr_matrix(base[rng.integers(0, 40, size=300)])  # many duplicate rows, some empty
+    if long_row:
+        A = sp.vstack([A, sp.csr_matrix(np.ones((1, 30)))]).tocsr()
+    A.sort_indices()
+    c = np.where(rng.random(A.shape[0]) < 0.5, 1.0, 0.5)  # the scale is part of a row's identity
+    ref = _row_ids_reference(A, c)
+    for collide in (False, True):  # vectorised, then every hash colliding (the dict fallback)
+        if collide:
+            monkeypatch.setattr(BL, "_row_hash", lambda indptr, *a: np.zeros(len(indptr) - 1, dtype=np.int64))
+        ids, first = BL._row_ids(A.indptr, A.indices, c)
+        np.testing.assert_array_equal(ids, ref)
+        np.testing.assert_array_equal(ids[first], np.arange(len(first)))  # first[i] is id i's first row
+        assert np.all(np.diff(first) > 0)
+    monkeypatch.undo()
+    ids, _ = BL._row_ids(A.indptr, A.indices)  # without scales: fewer distinct rows
+    assert ids.max() < ref.max()
+    np.testing.assert_array_equal(ids, BL._row_ids_dict(A.indptr, A.indices)[0])
+    # the factorisation built from these ids reproduces U exactly
+    L = BinaryRowsLogistic(sp.diags(c) @ A, np.where(rng.random(A.shape[0]) < 0.5, 1.0, -1.0), factor=True)
+    U = sp.diags(L.sign * L.scale) @ (L.U != 0).astype(float)
+    assert abs(L.E @ L.P - U).max() == 0

@@ -61,7 +61,7 @@ def binary_row_scales(A) -> np.ndarray | None:
 def choose_cuts(U: sp.csr_matrix, max_candidates: int = 16, max_parts: int = 8):
     """Contiguous column parts minimising the gathers per replica, 2·(nnz(P) + nnz(E)) + (chunks)·rows(P), by
     dynamic programming over ≤ max_candidates + 1 equally spaced cut points. Distinct row restrictions are
-    counted by a 64-bit XOR hash of the column set (this only steers the choice; P is built exactly). Returns
+    counted by a XOR hash of the column set (≥ 40 bits; this only steers the choice; P is built exactly). Returns
     the cuts [0, …, n], or None when no factorisation beats the plain gather-sum (2·nnz(U))."""
     U = sp.csr_matrix(U)
     U.sort_indices()
@@ -74,13 +74,15 @@ def choose_cuts(U: sp.csr_matrix, max_candidates: int = 16, max_parts: int = 8):
     flat = np.repeat(np.arange(M, dtype=np.int64), np.diff(U.indptr)) * n + U.indices
     pos = {a: np.searchsorted(flat, np.arange(M, dtype=np.int64) * n + a) for a in cand}  # first entry >= col a
     nch = max(1, M // 4096)
+    bits = int(n).bit_length()  # a part's row length (≤ n) rides in the low bits of its sort key
     cost = {}
     for ia, a in enumerate(cand):
         for e in cand[ia + 1:]:
             nz = pos[e] - pos[a]
             keep = nz > 0
-            _, first = np.unique((cx[pos[e]] ^ cx[pos[a]])[keep], return_index=True)
-            cost[a, e] = 2 * (int(nz[keep][first].sum()) + int(keep.sum())) + nch * len(first)
+            key = np.sort((((cx[pos[e]] ^ cx[pos[a]]) >> bits) << bits | nz)[keep])
+            distinct = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+            cost[a, e] = 2 * (int((distinct & ((1 << bits) - 1)).sum()) + int(keep.sum())) + nch * len(distinct)
     best = {(0, 0): (0.0, None)}  # (parts used, end column) -> (cost, previous end column)
     for k in range(1, max_parts + 1):
         for e in cand[1:]:
@@ -98,38 +100,83 @@ def choose_cuts(U: sp.csr_matrix, max_candidates: int = 16, max_parts: int = 8):
     return cuts[::-1]
 
 
+def _row_ids(indptr: np.ndarray, indices: np.ndarray, scale: np.ndarray | None = None):
+    """Exact ids of distinct rows (column set, and scale when given) of a CSR structure with sorted indices,
+    numbered in order of first appearance: (ids (M,), first row of each id). Vectorised: rows are grouped by a
+    64-bit hash (sum of random codes of their columns, their length and scale), then every row is compared
+    entry by entry with the first row of its group; a hash collision (never seen, but possible) falls back to a
+    dict over the rows' bytes."""
+    M = len(indptr) - 1
+    if M == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    indptr = np.asarray(indptr, dtype=np.int64)
+    nnz = np.diff(indptr)
+    indices = np.asarray(indices)[:indptr[-1]]
+    _, first, inv = np.unique(_row_hash(indptr, indices, scale), return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # re-number the sorted hashes by first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    ids, first = rank[inv.ravel()].astype(np.int64), first[order].astype(np.int64)
+    f = first[ids]  # the representative of each row
+    same = nnz == nnz[f]
+    if scale is not None:
+        same &= np.asarray(scale)[f] == np.asarray(scale)
+    if same.all():
+        pos = np.arange(len(indices)) - np.repeat(indptr[:-1], nnz)  # entry k of its row
+        same = indices == indices[np.repeat(indptr[f], nnz) + pos]
+    if same.all():
+        return ids, first
+    return _row_ids_dict(indptr, indices, scale)  # a 64-bit hash collision
+
+
+def _row_hash(indptr, indices, scale=None) -> np.ndarray:
+    """A 64-bit hash per row: Σ of random codes of its columns (mod 2^64), its length, and its scale's bits."""
+    codes = np.random.default_rng(12345).integers(1, 2 ** 62, size=int(indices.max(initial=0)) + 2, dtype=np.int64)
+    cs = np.concatenate([[0], np.cumsum(codes[indices])])  # wraps modulo 2^64, so differences stay exact
+    h = (cs[indptr[1:]] - cs[indptr[:-1]]) * np.int64(1000003) + np.diff(indptr)
+    return h if scale is None else h ^ np.ascontiguousarray(scale, dtype=np.float64).view(np.int64)
+
+
+def _row_ids_dict(indptr, indices, scale=None):
+    """_row_ids by a dict over the rows' bytes (the reference, and the fallback on a hash collision)."""
+    M = len(indptr) - 1
+    key = {}
+    ids = np.empty(M, dtype=np.int64)
+    for i in range(M):
+        ids[i] = key.setdefault((0.0 if scale is None else scale[i],
+                                 indices[indptr[i]:indptr[i + 1]].tobytes()), len(key))
+    first = np.zeros(len(key), dtype=np.int64)
+    first[ids[::-1]] = np.arange(M)[::-1]
+    return ids, first
+
+
 def _unique_rows(A: sp.csr_matrix, c: np.ndarray):
     """Distinct (pattern, scale) rows: (U csr with sorted indices, inverse (N,))."""
-    key = {}
-    inv = np.empty(A.shape[0], dtype=np.int64)
-    for i in range(A.shape[0]):
-        inv[i] = key.setdefault((c[i], A.indices[A.indptr[i]:A.indptr[i + 1]].tobytes()), len(key))
-    first = np.zeros(len(key), dtype=np.int64)
-    first[inv[::-1]] = np.arange(A.shape[0])[::-1]
+    inv, first = _row_ids(A.indptr, A.indices, c)
     return A[first], inv
 
 
 def _factor(U: sp.csr_matrix, c: np.ndarray, cuts):
     """(P, E): P binary (n_patterns, n), E (n_unique, n_patterns) with value c_u in row u, so that
-    diag(c / scale(U)) U = E @ P."""
+    diag(c / scale(U)) U = E @ P. Patterns are numbered part by part, in order of first appearance."""
     M, n = U.shape
     pats, rows, cols, off = [], [], [], 0
     for a, e in zip(cuts[:-1], cuts[1:]):
         sub = sp.csr_matrix(U[:, a:e])
-        nz = np.diff(sub.indptr) > 0
-        if not nz.any():
+        sub.sort_indices()
+        nz = np.flatnonzero(np.diff(sub.indptr) > 0)
+        if not len(nz):
             continue
-        key = {}
-        ids = np.array([key.setdefault(sub.indices[sub.indptr[u]:sub.indptr[u + 1]].tobytes(), len(key))
-                        if nz[u] else -1 for u in range(M)])
-        P = np.zeros((len(key), n))
-        for k, i in key.items():
-            P[i, a + np.frombuffer(k, dtype=sub.indices.dtype)] = 1.0
-        pats.append(P)
-        rows.append(np.flatnonzero(nz))
-        cols.append(ids[nz] + off)
-        off += len(key)
-    P = sp.csr_matrix(np.vstack(pats)) if pats else sp.csr_matrix((0, n))
+        sub = sub[nz]
+        ids, first = _row_ids(sub.indptr, sub.indices)
+        pat = sub[first]
+        pats.append(sp.csr_matrix((np.ones(pat.nnz), pat.indices + a, pat.indptr), shape=(len(first), n)))
+        rows.append(nz)
+        cols.append(ids + off)
+        off += len(first)
+    if not pats:
+        return sp.csr_matrix((0, n)), sp.csr_matrix((M, 0))
+    P = sp.csr_matrix(sp.vstack(pats))
     r, k = np.concatenate(rows), np.concatenate(cols)
     E = sp.csr_matrix((c[r], (r, k)), shape=(M, off))
     E.sort_indices()
