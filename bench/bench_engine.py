@@ -373,6 +373,9 @@ def main(argv=None):
                  lambda: sum(len(torch_optim_loop(A64, b64, K, s, torch.float32)) * EVERY for s in seeds)),
             ]
     if a.jax:
+        # XLA's CPU client sizes its thread pools at start-up; pin them to one thread (unless the user set
+        # XLA_FLAGS) so that JAX runs on the core budget of the 1-thread engine it is compared with
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
         Adj = np.asarray(A.toarray())
         for dt in a.dtypes:
             for R in Rs:
