@@ -68,14 +68,12 @@ class Fused:
         self.wf32 = self.wf64.float()
         self.wb32 = torch.as_tensor(wf * L.count / L.N, dtype=torch.float32)
         self.cnt64 = torch.as_tensor(L.count)
-        self.P = {dt: torch.sparse_csr_tensor(torch.as_tensor(L.P.indptr), torch.as_tensor(L.P.indices),
-                                              torch.as_tensor(L.P.data, dtype=dt), size=L.P.shape) for dt in
-                  (torch.float32, torch.float64)}
-        PT = sp.csr_matrix(L.P.T)
-        self.PT = {dt: torch.sparse_csr_tensor(torch.as_tensor(PT.indptr), torch.as_tensor(PT.indices),
-                                               torch.as_tensor(PT.data, dtype=dt), size=PT.shape) for dt in
-                   (torch.float32, torch.float64)}
-        self.q = {dt: torch.as_tensor(L.q, dtype=dt) for dt in (torch.float32, torch.float64)}
+        dts = (torch.float32, torch.float64)
+        csr = lambda S, dt: torch.sparse_csr_tensor(torch.as_tensor(S.indptr), torch.as_tensor(S.indices),
+                                                    torch.as_tensor(S.data, dtype=dt), size=S.shape)
+        self.P = {dt: csr(L.P, dt) for dt in dts}
+        self.PT = {dt: csr(sp.csr_matrix(L.P.T), dt) for dt in dts}
+        self.q = {dt: torch.as_tensor(L.q, dtype=dt) for dt in dts}
 
     def _Y(self, X):
         Y = torch.zeros(self.npat + 1, X.shape[0], dtype=X.dtype)
