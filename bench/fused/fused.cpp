@@ -7,6 +7,12 @@
 #include <cstdint>
 #include <cstring>
 
+// the four pattern rows of distinct row u, at replica offset r0
+template <typename T>
+static inline void rows4(T* base, const int64_t* ix, int64_t R, int64_t r0, T* p[4]) {
+    for (int k = 0; k < 4; ++k) p[k] = base + ix[k] * R + r0;
+}
+
 extern "C" {
 
 // W (n_pat + 1, R) += Σ_u wb_u σ(z_u) e_{idx[u,k]}, z_u = wf_u Σ_k Y[idx[u,k]]  (float32)
@@ -16,17 +22,17 @@ void grad_f32(const float* Y, const int64_t* idx, const float* wf, const float* 
     for (int64_t r0 = 0; r0 < R; r0 += B) {
         const int64_t nb = (R - r0 < B) ? (R - r0) : B;
         for (int64_t u = 0; u < U; ++u) {
-            const int64_t* ix = idx + 4 * u;
-            const float* y0 = Y + ix[0] * R + r0; const float* y1 = Y + ix[1] * R + r0;
-            const float* y2 = Y + ix[2] * R + r0; const float* y3 = Y + ix[3] * R + r0;
+            const float* y[4]; float* wr[4];
+            rows4(Y, idx + 4 * u, R, r0, y);
+            rows4(W, idx + 4 * u, R, r0, wr);
+            const float *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
             const float a = wf[u], w = wb[u];
 #pragma omp simd
             for (int64_t b = 0; b < nb; ++b) {
                 const float zz = a * ((y0[b] + y1[b]) + (y2[b] + y3[b]));
                 z[b] = w / (1.0f + expf(-zz));
             }
-            float* w0 = W + ix[0] * R + r0; float* w1 = W + ix[1] * R + r0;
-            float* w2 = W + ix[2] * R + r0; float* w3 = W + ix[3] * R + r0;
+            float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
 #pragma omp simd
             for (int64_t b = 0; b < nb; ++b) { w0[b] += z[b]; }
 #pragma omp simd
@@ -47,9 +53,9 @@ void value_f64(const double* Y, const int64_t* idx, const double* wf, const doub
         const int64_t nb = (R - r0 < B) ? (R - r0) : B;
         for (int64_t b = 0; b < nb; ++b) acc[b] = 0.0;
         for (int64_t u = 0; u < U; ++u) {
-            const int64_t* ix = idx + 4 * u;
-            const double* y0 = Y + ix[0] * R + r0; const double* y1 = Y + ix[1] * R + r0;
-            const double* y2 = Y + ix[2] * R + r0; const double* y3 = Y + ix[3] * R + r0;
+            const double* y[4];
+            rows4(Y, idx + 4 * u, R, r0, y);
+            const double *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
             const double a = wf[u], n = cnt[u];
 #pragma omp simd
             for (int64_t b = 0; b < nb; ++b) {

@@ -118,15 +118,11 @@ def _row_ids(indptr: np.ndarray, indices: np.ndarray, scale: np.ndarray | None =
     rank[order] = np.arange(len(order))
     ids, first = rank[inv.ravel()].astype(np.int64), first[order].astype(np.int64)
     f = first[ids]  # the representative of each row
-    same = nnz == nnz[f]
-    if scale is not None:
-        same &= np.asarray(scale)[f] == np.asarray(scale)
-    if same.all():
-        pos = np.arange(len(indices)) - np.repeat(indptr[:-1], nnz)  # entry k of its row
-        same = indices == indices[np.repeat(indptr[f], nnz) + pos]
-    if same.all():
-        return ids, first
-    return _row_ids_dict(indptr, indices, scale)  # a 64-bit hash collision
+    same = np.array_equal(nnz, nnz[f]) and (scale is None or np.array_equal(scale, np.asarray(scale)[f]))
+    if same:  # same lengths: compare entry k of every row with entry k of its representative
+        pos = np.arange(len(indices)) - np.repeat(indptr[:-1], nnz)
+        same = np.array_equal(indices, indices[np.repeat(indptr[f], nnz) + pos])
+    return (ids, first) if same else _row_ids_dict(indptr, indices, scale)  # else: a 64-bit hash collision
 
 
 def _row_hash(indptr, indices, scale=None) -> np.ndarray:
